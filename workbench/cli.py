@@ -1,0 +1,78 @@
+"""The `workbench` command: no arguments opens the TUI, subcommands do the rest.
+
+Each subcommand lives in workbench/commands/<name>.py and defines `register(subparsers)`.
+Heavy imports (torch, textual) happen inside the commands that need them, so the
+store-reading commands answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import sys
+
+from workbench import __version__
+from workbench.errors import WorkbenchError
+
+# Order in `workbench --help`; modules not listed come after, alphabetically.
+ORDER = ["run", "resume", "ls", "show", "compare", "diff", "config", "stop", "sample",
+         "rm", "export", "import", "gpu", "bench", "profile"]
+
+
+def add_overrides(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, value parsed as TOML (repeatable): --set train.lr=3e-4")
+
+
+def add_runs_dir(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """--runs-dir works before or after the command; SUPPRESS keeps a subcommand from
+    overwriting the value given before it."""
+    default = os.environ.get("WORKBENCH_RUNS_DIR", "runs") if top else argparse.SUPPRESS
+    parser.add_argument("--runs-dir", default=default,
+                        help="the run store folder (default: $WORKBENCH_RUNS_DIR or ./runs)")
+
+
+def command_modules() -> list[str]:
+    import workbench.commands as pkg
+
+    names = [m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")]
+    return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Train small GPT models and watch them learn. With no command, opens the "
+                    "TUI on experiments/ and runs/ in the current folder.",
+        epilog="Run `workbench COMMAND --help` for a command's options.")
+    parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    add_runs_dir(parser, top=True)
+    parser.add_argument("--experiments-dir", default="experiments",
+                        help="folder of experiment TOML files the TUI lists (default: ./experiments)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in command_modules():
+        importlib.import_module(f"workbench.commands.{name}").register(sub)
+    return parser
+
+
+def open_tui(args: argparse.Namespace) -> int:
+    from workbench.tui.app import run_app
+
+    return run_app(runs_dir=args.runs_dir, experiments_dir=args.experiments_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", open_tui)
+    try:
+        return func(args) or 0
+    except WorkbenchError as e:
+        print(f"workbench: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `workbench ls | head`
+        return 0

@@ -1,0 +1,418 @@
+"""Experiment configs: typed sections, every key with a default and a one-line doc.
+
+An experiment file states only what it changes. `extends` chains files; the
+[experiment] section describes one file and is not inherited, every other
+section is. `load_config` returns a validated `Config`; bad input raises
+`WorkbenchError` naming the file, the key and what would work.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import WorkbenchError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PRECISIONS = ("auto", "fp32", "tf32", "bf16", "fp16")
+
+
+def key(default: Any, doc: str, choices: tuple | None = None) -> Any:
+    """A config key: its default, a one-line description and, optionally, its allowed values."""
+    meta = {"doc": doc, "choices": choices}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class ExperimentConfig:
+    name: str = key("", "Experiment name; defaults to the file name without .toml.")
+    description: str = key("", "One line shown in the TUI and in `workbench ls`.")
+    extends: str = key("", "Experiment file this one builds on, relative to this file.")
+    tags: list = key([], "Free-form labels.")
+
+
+@dataclass
+class DataConfig:
+    dataset: str = key("tinyshakespeare", "'tinyshakespeare' (built in) or a path to a UTF-8 text file.")
+    val_dataset: str = key("", "Optional separate validation text file; otherwise split by val_fraction.")
+    train_bin: str = key("", "Pre-tokenized uint16 train .bin (nanoGPT layout, GPT-2 tokens); overrides dataset.")
+    val_bin: str = key("", "Pre-tokenized uint16 val .bin, used with train_bin.")
+    tokenizer: str = key("char", "'char' (vocabulary from the data) or 'gpt2' (tiktoken r50k_base).", ("char", "gpt2"))
+    val_fraction: float = key(0.1, "Fraction of the text held out for validation (the last part).")
+    cache_dir: str = key("", "Where tokenized data is cached; empty means ~/.cache/workbench.")
+
+
+@dataclass
+class ModelConfig:
+    kind: str = key("gpt", "'gpt' or 'bigram' (a token -> next-token logits table).", ("gpt", "bigram"))
+    n_layer: int = key(6, "Number of transformer blocks.")
+    n_head: int = key(6, "Attention heads per block.")
+    n_embd: int = key(384, "Embedding width.")
+    head_size: int = key(0, "Width of one head; 0 means n_embd / n_head.")
+    block_size: int = key(256, "Context length in tokens.")
+    dropout: float = key(0.2, "Dropout probability (0 turns it off).")
+    bias: bool = key(False, "Biases in Linear and LayerNorm layers.")
+    ffn: bool = key(True, "Feed-forward layer after attention in each block.")
+    ffn_mult: int = key(4, "Feed-forward hidden width as a multiple of n_embd.")
+    ffn_proj: bool = key(True, "Feed-forward output projection back to n_embd (off: one Linear + activation).")
+    activation: str = key("gelu", "Feed-forward activation.", ("gelu", "relu"))
+    residual: bool = key(True, "Residual connections around attention and feed-forward.")
+    attn_proj: bool = key(True, "Output projection after the concatenated heads.")
+    layernorm: bool = key(True, "Pre-norm LayerNorm in each block and before the lm head.")
+    tie_weights: bool = key(True, "Share the lm_head weight with the token embedding.")
+    attention: str = key("sdpa", "'sdpa' (flash attention where available) or 'manual' masked softmax.", ("sdpa", "manual"))
+    vocab_multiple: int = key(64, "Pad the vocabulary to a multiple of this (1 = no padding).")
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = key(64, "Sequences per micro-batch.")
+    grad_accum: int = key(1, "Micro-batches per optimizer step.")
+    max_steps: int = key(5000, "Stop after this many optimizer steps (0 = no step limit).")
+    max_tokens: int = key(0, "Stop after this many training tokens (0 = no limit).")
+    max_time: float = key(0.0, "Stop after this many seconds of training (0 = no limit).")
+    lr: float = key(1e-3, "Peak learning rate.")
+    min_lr: float = key(1e-4, "Learning rate at the end of cosine decay.")
+    schedule: str = key("cosine", "'cosine' (warmup then cosine decay) or 'constant' (warmup then flat).", ("cosine", "constant"))
+    warmup_steps: int = key(100, "Linear warmup steps.")
+    decay_steps: int = key(0, "Steps over which cosine decays to min_lr; 0 means max_steps.")
+    weight_decay: float = key(0.1, "AdamW weight decay on matrices (not on biases, norms, embeddings' positions).")
+    beta1: float = key(0.9, "AdamW beta1.")
+    beta2: float = key(0.99, "AdamW beta2.")
+    grad_clip: float = key(1.0, "Clip the gradient norm to this (0 = off).")
+    seed: int = key(1337, "Random seed for init, batches and dropout.")
+    log_interval: int = key(10, "Steps between logged training points (the only GPU syncs).")
+
+
+@dataclass
+class SystemConfig:
+    device: str = key("auto", "'auto' (cuda, then mps, then cpu), 'cpu', 'cuda', 'cuda:N' or 'mps'.")
+    precision: str = key("auto", "'auto' (bf16 on GPUs that have it, else fp32), 'fp32', 'tf32', 'bf16' or 'fp16'.", PRECISIONS)
+    compile: Any = key("auto", "torch.compile the model: true, false, or 'auto' (on for CUDA).")
+    compile_mode: str = key("default", "torch.compile mode.", ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"))
+    fused_optimizer: bool = key(True, "Fused AdamW where the device supports it (CUDA).")
+    nproc: int = key(1, "Processes (GPUs) to train on; more than 1 means start under torchrun.")
+    telemetry_interval: float = key(1.0, "Seconds between GPU/CPU telemetry samples (0 = off).")
+    peak_tflops: float = key(0.0, "Device peak TFLOP/s for MFU; 0 means look the GPU up in the built-in table.")
+
+
+@dataclass
+class EvalConfig:
+    interval: int = key(250, "Steps between evaluations of train and val loss (0 = only at the end).")
+    batches: int = key(200, "Batches per evaluation.")
+
+
+@dataclass
+class SampleConfig:
+    interval: int = key(500, "Steps between generated samples (0 = only at the end, -1 = never).")
+    prompt: str = key("\n", "Fixed prompt the samples start from.")
+    max_new_tokens: int = key(200, "Tokens generated per sample.")
+    temperature: float = key(0.8, "Sampling temperature.")
+    top_k: int = key(200, "Sample among the k most likely tokens (0 = all).")
+    seed: int = key(1337, "Seed for sampling, so samples at different steps are comparable.")
+
+
+@dataclass
+class CheckpointConfig:
+    interval: int = key(1000, "Steps between checkpoints (0 = only at the end and on stop).")
+    keep_best: bool = key(True, "Also keep the checkpoint with the best val loss (best.pt).")
+
+
+@dataclass
+class Config:
+    experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    system: SystemConfig = field(default_factory=SystemConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return dataclasses.asdict(self)
+
+    @property
+    def head_size(self) -> int:
+        return self.model.head_size or self.model.n_embd // self.model.n_head
+
+
+SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Config)}
+
+
+def section_keys(section: str) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(SECTIONS[section])}
+
+
+def all_keys() -> list[str]:
+    return [f"{s}.{k}" for s in SECTIONS for k in section_keys(s)]
+
+
+# ---------------------------------------------------------------- checking raw TOML
+
+
+def _suggest(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
+    if close:
+        return f"; did you mean '{close[0]}'?"
+    return f"; valid keys: {', '.join(options)}"
+
+
+def _type_name(f: dataclasses.Field) -> str:
+    if f.name == "compile":
+        return "true, false or \"auto\""
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+            list: "a list of strings"}[_field_type(f)]
+
+
+def _field_type(f: dataclasses.Field) -> type:
+    return {"str": str, "int": int, "float": float, "bool": bool, "list": list}.get(str(f.type), object)
+
+
+def check_value(where: str, dotted: str, f: dataclasses.Field, value: Any) -> Any:
+    """Check one value against its key's type and choices; return it normalized."""
+    t = _field_type(f)
+    ok = False
+    if f.name == "compile":
+        ok = isinstance(value, bool) or value == "auto"
+    elif t is bool:
+        ok = isinstance(value, bool)
+    elif t is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif t is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif t is str:
+        ok = isinstance(value, str)
+    elif t is list:
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if not ok:
+        raise WorkbenchError(f"{where}: '{dotted}' must be {_type_name(f)}, got {value!r}")
+    choices = f.metadata.get("choices")
+    if choices and value not in choices:
+        raise WorkbenchError(
+            f"{where}: '{dotted}' is {value!r}; use one of {', '.join(repr(c) for c in choices)}")
+    return value
+
+
+def check_raw(where: str, raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Check one file's (or the overrides') sections and keys; return them normalized."""
+    out: dict[str, dict[str, Any]] = {}
+    for section, body in raw.items():
+        if section not in SECTIONS:
+            raise WorkbenchError(f"{where}: unknown section [{section}]{_suggest(section, list(SECTIONS))}")
+        if not isinstance(body, dict):
+            raise WorkbenchError(f"{where}: '{section}' must be a table like [{section}]")
+        fields = section_keys(section)
+        out[section] = {}
+        for name, value in body.items():
+            dotted = f"{section}.{name}"
+            if name not in fields:
+                options = [f"{section}.{k}" for k in fields] + [k for k in all_keys() if k.endswith("." + name)]
+                raise WorkbenchError(f"{where}: unknown key '{dotted}'{_suggest(dotted, options)}")
+            out[section][name] = check_value(where, dotted, fields[name], value)
+    return out
+
+
+# ---------------------------------------------------------------- files and extends
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise WorkbenchError(f"{path}: no such experiment file")
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as e:
+        raise WorkbenchError(f"{path}: not valid TOML: {e}") from None
+    except UnicodeDecodeError:
+        raise WorkbenchError(f"{path}: not a UTF-8 text file") from None
+
+
+def extends_chain(path: str | Path) -> list[Path]:
+    """The file and the files it extends, the file itself first."""
+    chain: list[Path] = []
+    current = Path(path)
+    while True:
+        resolved = current.resolve()
+        if resolved in [p.resolve() for p in chain]:
+            names = " -> ".join(str(p) for p in chain + [current])
+            raise WorkbenchError(f"{chain[0]}: 'experiment.extends' forms a cycle: {names}")
+        chain.append(current)
+        raw = read_toml(current)
+        parent = raw.get("experiment", {}).get("extends", "") if isinstance(raw.get("experiment"), dict) else ""
+        if not parent:
+            return chain
+        if not isinstance(parent, str):
+            raise WorkbenchError(f"{current}: 'experiment.extends' must be a string path, got {parent!r}")
+        nxt = current.parent / parent
+        if not nxt.is_file():
+            raise WorkbenchError(f"{current}: 'experiment.extends' names {parent!r}, but {nxt} does not exist")
+        current = nxt
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    """'train.lr=3e-4' -> ('train', 'lr', 0.0003). Values are TOML; a bare word is a string."""
+    if "=" not in text:
+        raise WorkbenchError(f"--set {text}: expected key=value, like train.lr=3e-4")
+    dotted, value_text = (s.strip() for s in text.split("=", 1))
+    if dotted.count(".") != 1:
+        raise WorkbenchError(f"--set {text}: the key must be section.key, like train.lr{_suggest(dotted, all_keys())}")
+    try:
+        value = tomllib.loads(f"v = {value_text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = value_text
+    section, name = dotted.split(".")
+    return section, name, value
+
+
+def merge(base: dict, top: dict) -> dict:
+    out = {s: dict(v) for s, v in base.items()}
+    for s, body in top.items():
+        out.setdefault(s, {}).update(body)
+    return out
+
+
+PATH_KEYS = ("dataset", "val_dataset", "train_bin", "val_bin", "cache_dir")
+
+
+def _absolute_paths(raw: dict[str, dict[str, Any]], base: Path) -> dict[str, dict[str, Any]]:
+    """Data paths are relative to the file that states them (or the cwd for --set), so the
+    resolved config, saved with a run, still finds its data from anywhere."""
+    for name in PATH_KEYS:
+        value = raw.get("data", {}).get(name)
+        if value and value != "tinyshakespeare":
+            raw["data"][name] = str((base / Path(value).expanduser()).resolve())
+    return raw
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple = ()) -> Config:
+    """Read an experiment file, resolve its extends chain, apply --set overrides, validate."""
+    chain = extends_chain(path)
+    merged: dict[str, dict[str, Any]] = {}
+    for p in reversed(chain):
+        raw = _absolute_paths(check_raw(str(p), read_toml(p)), p.parent)
+        raw.pop("experiment", None)  # describes its own file only
+        merged = merge(merged, raw)
+    leaf = check_raw(str(chain[0]), read_toml(chain[0]))
+    merged["experiment"] = dict(leaf.get("experiment", {}))
+    merged["experiment"].setdefault("name", Path(path).stem)
+    merged["experiment"]["extends"] = ""  # flattened: the resolved config stands alone
+    for text in overrides:
+        section, name, value = parse_override(text)
+        raw = _absolute_paths(check_raw(f"--set {text}", {section: {name: value}}), Path.cwd())
+        merged = merge(merged, raw)
+    return from_dict(merged, where=str(path))
+
+
+def from_dict(d: dict[str, dict[str, Any]], where: str = "config") -> Config:
+    checked = check_raw(where, d)
+    cfg = Config(**{s: SECTIONS[s](**checked.get(s, {})) for s in SECTIONS})
+    validate(cfg, where)
+    return cfg
+
+
+def validate(cfg: Config, where: str) -> None:
+    """Cross-key checks: each says what is wrong and what would work."""
+    m, t, d = cfg.model, cfg.train, cfg.data
+
+    def fail(msg: str) -> None:
+        raise WorkbenchError(f"{where}: {msg}")
+
+    for dotted, value, low in [
+        ("model.n_layer", m.n_layer, 1), ("model.n_head", m.n_head, 1), ("model.n_embd", m.n_embd, 1),
+        ("model.block_size", m.block_size, 1), ("model.ffn_mult", m.ffn_mult, 1),
+        ("model.vocab_multiple", m.vocab_multiple, 1), ("train.batch_size", t.batch_size, 1),
+        ("train.grad_accum", t.grad_accum, 1), ("train.log_interval", t.log_interval, 1),
+        ("eval.batches", cfg.eval.batches, 1), ("system.nproc", cfg.system.nproc, 1),
+        ("model.head_size", m.head_size, 0), ("train.max_steps", t.max_steps, 0),
+        ("train.max_tokens", t.max_tokens, 0), ("train.warmup_steps", t.warmup_steps, 0),
+        ("train.decay_steps", t.decay_steps, 0), ("eval.interval", cfg.eval.interval, 0),
+        ("sample.max_new_tokens", cfg.sample.max_new_tokens, 0), ("sample.top_k", cfg.sample.top_k, 0),
+        ("checkpoint.interval", cfg.checkpoint.interval, 0), ("sample.interval", cfg.sample.interval, -1),
+    ]:
+        if value < low:
+            fail(f"'{dotted}' is {value}; it must be at least {low}")
+    if m.kind == "gpt":
+        if m.head_size == 0 and m.n_embd % m.n_head:
+            fail(f"'model.n_embd' ({m.n_embd}) must be divisible by 'model.n_head' ({m.n_head}); "
+                 f"try n_embd = {m.n_head * max(1, round(m.n_embd / m.n_head))} or set model.head_size")
+        if not m.attn_proj and m.n_head * cfg.head_size != m.n_embd:
+            fail(f"without 'model.attn_proj' the heads' concatenated width (n_head * head_size = "
+                 f"{m.n_head * cfg.head_size}) must equal 'model.n_embd' ({m.n_embd})")
+    if not 0.0 <= m.dropout < 1.0:
+        fail(f"'model.dropout' is {m.dropout}; use a value in [0, 1)")
+    if not 0.0 < d.val_fraction < 1.0:
+        fail(f"'data.val_fraction' is {d.val_fraction}; use a value between 0 and 1, like 0.1")
+    if t.lr <= 0:
+        fail(f"'train.lr' is {t.lr}; it must be positive, like 3e-4")
+    if t.min_lr < 0 or t.min_lr > t.lr:
+        fail(f"'train.min_lr' ({t.min_lr}) must be between 0 and 'train.lr' ({t.lr})")
+    if t.max_time < 0 or t.weight_decay < 0 or t.grad_clip < 0:
+        fail("'train.max_time', 'train.weight_decay' and 'train.grad_clip' must not be negative")
+    if not (0 <= t.beta1 < 1 and 0 <= t.beta2 < 1):
+        fail(f"AdamW betas must be in [0, 1); got beta1={t.beta1}, beta2={t.beta2}")
+    if t.max_steps == 0 and t.max_tokens == 0 and t.max_time == 0:
+        fail("nothing stops this run: set 'train.max_steps', 'train.max_tokens' or 'train.max_time'")
+    if t.schedule == "cosine" and t.max_steps == 0 and t.decay_steps == 0:
+        fail("cosine decay needs a horizon: set 'train.decay_steps' or 'train.max_steps'")
+    if cfg.sample.temperature <= 0:
+        fail(f"'sample.temperature' is {cfg.sample.temperature}; it must be positive, like 0.8")
+    if cfg.system.telemetry_interval < 0 or cfg.system.peak_tflops < 0:
+        fail("'system.telemetry_interval' and 'system.peak_tflops' must not be negative")
+    dev = cfg.system.device
+    if not (dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())):
+        fail(f"'system.device' is {dev!r}; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+    if bool(d.train_bin) != bool(d.val_bin):
+        fail("set both 'data.train_bin' and 'data.val_bin' (pre-tokenized files come in pairs)")
+    if d.train_bin and d.tokenizer != "gpt2":
+        fail("pre-tokenized .bin files hold GPT-2 tokens: set 'data.tokenizer' to 'gpt2'")
+
+
+# ---------------------------------------------------------------- writing and diffing
+
+
+def config_to_toml(cfg: Config) -> str:
+    import tomli_w
+
+    return tomli_w.dumps(cfg.to_dict())
+
+
+def flatten(cfg: Config | dict) -> dict[str, Any]:
+    d = cfg.to_dict() if isinstance(cfg, Config) else cfg
+    return {f"{s}.{k}": v for s, body in d.items() for k, v in body.items()}
+
+
+# Keys that name the experiment rather than change training; a diff skips them.
+IDENTITY_KEYS = ("experiment.name", "experiment.description", "experiment.extends", "experiment.tags")
+
+
+def diff_configs(a: Config | dict, b: Config | dict, identity: bool = False) -> list[tuple[str, Any, Any]]:
+    """The dotted keys whose values differ, as (key, value in a, value in b)."""
+    fa, fb = flatten(a), flatten(b)
+    keys = [k for k in fa if k in fb] + [k for k in fb if k not in fa]
+    return [(k, fa.get(k), fb.get(k)) for k in keys
+            if fa.get(k) != fb.get(k) and (identity or k not in IDENTITY_KEYS)]
+
+
+def reference_markdown() -> str:
+    """The config reference in README, generated from the dataclasses above."""
+    lines = []
+    for section in SECTIONS:
+        lines += [f"### [{section}]", "", "| key | default | meaning |", "| --- | --- | --- |"]
+        for name, f in section_keys(section).items():
+            default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+            shown = repr(default).replace("|", "\\|") if isinstance(default, str) else str(default).lower() if isinstance(default, bool) else str(default)
+            lines.append(f"| `{name}` | `{shown}` | {f.metadata['doc']} |")
+        lines.append("")
+    return "\n".join(lines)
