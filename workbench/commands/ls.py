@@ -1,0 +1,58 @@
+"""`workbench ls`: the runs in the store, newest first."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from workbench.cli import add_runs_dir
+from workbench.formatting import STATUS_COLOR, fmt_duration, fmt_loss, fmt_rate, fmt_steps, fmt_time
+from workbench.store import STATUSES, RunStore
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ls", help="list runs, newest first",
+                       description="List the runs in the run store, newest first: id, experiment, "
+                                   "status, step/max, best val loss, tok/s, start time, duration.")
+    p.add_argument("--status", choices=STATUSES, help="only runs with this status")
+    p.add_argument("--experiment", metavar="NAME", help="only runs of this experiment")
+    p.add_argument("--json", action="store_true", help="print JSON (one object per run) instead of a table")
+    add_runs_dir(p)
+    p.set_defaults(func=run)
+
+
+def rows(store: RunStore, status: str | None, experiment: str | None) -> list[dict]:
+    out = []
+    for info in store.list_runs(status=status, experiment=experiment):
+        s = store.run(info.id).cached_summary(info)
+        out.append({"id": info.id, "experiment": info.experiment, "status": info.status,
+                    "reason": info.reason, "step": s.get("step"), "max_steps": s.get("max_steps") or info.max_steps,
+                    "best_val_loss": s.get("best_val_loss"), "tokens_per_sec": s.get("tokens_per_sec"),
+                    "started": info.started, "wall_time_s": s.get("wall_time_s")})
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    store = RunStore(args.runs_dir)
+    data = rows(store, args.status, args.experiment)
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    if not data:
+        print(f"no runs in {store.root}/ — start one with `workbench run experiments/tiny.toml`")
+        return 0
+    table = Table(box=None, header_style="bold")
+    for col, justify in [("id", "left"), ("experiment", "left"), ("status", "left"), ("step", "right"),
+                         ("best val", "right"), ("tok/s", "right"), ("started", "left"),
+                         ("duration", "right")]:
+        table.add_column(col, justify=justify, no_wrap=col == "id")
+    for r in data:
+        color = STATUS_COLOR.get(r["status"], "white")
+        table.add_row(r["id"], r["experiment"], f"[{color}]{r['status']}[/]",
+                      fmt_steps(r["step"], r["max_steps"]), fmt_loss(r["best_val_loss"]),
+                      fmt_rate(r["tokens_per_sec"]), fmt_time(r["started"]), fmt_duration(r["wall_time_s"]))
+    Console().print(table)
+    return 0

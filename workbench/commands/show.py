@@ -1,0 +1,92 @@
+"""`workbench show RUN`: one run's status, summary, config, samples and events."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+
+from workbench.cli import add_runs_dir
+from workbench.config import flatten
+from workbench.formatting import (
+    STATUS_COLOR,
+    fmt_bytes,
+    fmt_duration,
+    fmt_loss,
+    fmt_pct,
+    fmt_rate,
+    fmt_steps,
+    fmt_time,
+    fmt_value,
+)
+from workbench.store import RunStore
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("show", help="one run in detail: status, summary, config, samples, events",
+                       description="Show one run: status and reason, the summary, its config, "
+                                   "the latest samples and its events. RUN is a run id or a unique prefix.")
+    p.add_argument("run", metavar="RUN", help="run id or unique prefix")
+    p.add_argument("--json", action="store_true", help="print everything as JSON")
+    p.add_argument("--samples", type=int, default=2, metavar="N", help="latest samples shown (default 2)")
+    add_runs_dir(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    store = RunStore(args.runs_dir)
+    r = store.resolve(args.run)
+    info = r.info()
+    reader = r.reader()
+    summary = r.summary(reader)
+    samples = reader.samples()[-args.samples:] if args.samples > 0 else []
+    events = reader.events()
+    config = r.config().to_dict() if r.config_path.exists() else {}
+    if args.json:
+        print(json.dumps({"id": r.id, "path": str(r.path), "status": info.status, "reason": info.reason,
+                          "info": asdict(info), "summary": summary, "config": config,
+                          "samples": [asdict(s) for s in samples], "events": [asdict(e) for e in events]},
+                         indent=2, default=str))
+        return 0
+
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console(highlight=False)
+    color = STATUS_COLOR.get(info.status, "white")
+    con.print(f"[bold]{r.id}[/]  [{color}]{info.status}[/]" + (f"  {info.reason}" if info.reason else ""))
+    con.print(f"  folder {r.path}   experiment {info.experiment_file or info.experiment}"
+              + (f" (extends {' <- '.join(info.extends_chain[1:])})" if len(info.extends_chain) > 1 else ""))
+    con.print(f"  started {fmt_time(info.started)}  host {info.hostname}  pid {info.pid}  device "
+              f"{info.device_name or '-'}  torch {info.torch_version or '-'}"
+              + (f"  git {info.git_commit[:10]}{' (dirty)' if info.git_dirty else ''}" if info.git_commit else ""))
+    t = Table(box=None, show_header=False, padding=(0, 2))
+    for label, value in [
+        ("step", fmt_steps(summary["step"], summary["max_steps"])),
+        ("best val loss", fmt_loss(summary["best_val_loss"])),
+        ("final train / val loss", f"{fmt_loss(summary['final_train_loss'])} / {fmt_loss(summary['final_val_loss'])}"),
+        ("tok/s", fmt_rate(summary["tokens_per_sec"])), ("MFU", fmt_pct(summary["mfu"])),
+        ("peak memory", fmt_bytes(summary["peak_memory_bytes"])),
+        ("wall time", fmt_duration(summary["wall_time_s"])),
+        ("params", f"{summary['params'] / 1e6:.2f}M" if summary["params"] else "-"),
+    ]:
+        t.add_row(label, value)
+    con.print("\n[bold]summary[/]")
+    con.print(t)
+    if config:
+        con.print("\n[bold]config[/] (differs from defaults)")
+        from workbench.config import Config
+
+        defaults = flatten(Config())
+        for k, v in flatten(config).items():
+            if defaults.get(k) != v:
+                con.print(f"  {k} = {fmt_value(v)}")
+    for s in samples:
+        con.print(f"\n[bold]sample @ step {s.step}[/]")
+        con.print(s.text, markup=False)
+    if events:
+        con.print("\n[bold]events[/]")
+        for e in events[-15:]:
+            con.print(f"  {fmt_time(e.time)}  step {e.step if e.step is not None else '-':>6}  "
+                      f"{e.kind:<12} {e.message}", markup=False)
+    return 0

@@ -1,0 +1,71 @@
+"""Short human formats shared by the CLI and the TUI (no rich, no textual)."""
+
+from __future__ import annotations
+
+import time
+
+STATUS_SYMBOL = {"running": "●", "finished": "✓", "stopped": "■", "failed": "✗", "diverged": "✗",
+                 "crashed": "✗"}
+STATUS_COLOR = {"running": "green", "finished": "cyan", "stopped": "yellow", "failed": "red",
+                "diverged": "magenta", "crashed": "red"}
+
+
+def fmt_loss(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return "nan" if v != v else f"{v:.4f}"
+
+
+def fmt_rate(v: float | None) -> str:
+    """Tokens per second: 1.41M, 23.5k, 512."""
+    if v is None:
+        return "-"
+    for unit, scale in (("M", 1e6), ("k", 1e3)):
+        if v >= scale:
+            return f"{v / scale:.{2 if v < 10 * scale else 1}f}{unit}"
+    return f"{v:.0f}"
+
+
+def fmt_pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{100 * v:.1f}%"
+
+
+def fmt_bytes(v: float | None) -> str:
+    if v is None:
+        return "-"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if v >= scale:
+            return f"{v / scale:.1f} {unit}"
+    return f"{v:.0f} B"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def fmt_time(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    if time.time() - ts < 20 * 3600:
+        return time.strftime("%H:%M:%S", time.localtime(ts))
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+def fmt_steps(step: int | None, max_steps: int | None) -> str:
+    return f"{step or 0}/{max_steps}" if max_steps else f"{step or 0}"
+
+
+def fmt_value(v: object) -> str:
+    """A config value as TOML would write it."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return repr(v).replace("'", '"') if not v or v.strip() != v or "\n" in v else v
+    return str(v)

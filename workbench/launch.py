@@ -1,0 +1,85 @@
+"""Start, resume and stop trainer processes from a viewer (the TUI or the CLI).
+
+The trainer runs as `python -m workbench run …` in its own session, stdin from
+/dev/null, output into the run's train.log: it survives the TUI and the SSH link.
+The viewer picks the run id first, so it can show the run before the trainer
+has written anything.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from workbench.config import load_config
+from workbench.errors import WorkbenchError
+from workbench.store import Run, RunStore, process_start_time
+
+
+def _spawn(run: Run, argv: list[str]) -> int:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # the child must import this same workbench, wherever it came from
+    pkg_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH", "")) if p)
+    with open(run.log_path, "ab") as log, open(os.devnull, "rb") as devnull:
+        proc = subprocess.Popen([sys.executable, "-m", "workbench", *argv], stdin=devnull, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True, env=env,
+                                close_fds=True)
+    return proc.pid
+
+
+def start_run(store: RunStore, experiment_file: str | Path, overrides: list[str] | tuple = (),
+              name: str | None = None) -> Run:
+    """Validate the experiment here (errors show at once), reserve a run id, start the trainer."""
+    cfg = load_config(experiment_file, overrides)
+    run_id = store.new_run_id(name or cfg.experiment.name)
+    run = store.run(run_id)
+    argv = ["run", str(experiment_file), "--run-id", run_id, "--runs-dir", str(store.root)]
+    for o in overrides:
+        argv += ["--set", o]
+    if name:
+        argv += ["--name", name]
+    # run.json before the child exists, so a viewer can show the run at once
+    run.update_info(id=run_id, experiment=cfg.experiment.name, experiment_file=str(experiment_file),
+                    status="running", started=time.time(), max_steps=cfg.train.max_steps or None)
+    pid = _spawn(run, argv)
+    run.update_info(pid=pid, pgid=pid, pid_start_time=process_start_time(pid))
+    return run
+
+
+def resume_run(store: RunStore, run: Run) -> Run:
+    info = run.info()
+    if info.status == "running":
+        raise WorkbenchError(f"{run.id} is still running; stop it first with `workbench stop {run.id}`")
+    if not run.checkpoint("last").exists():
+        raise WorkbenchError(f"{run.id} has no checkpoint to resume from ({run.checkpoint('last')})")
+    pid = _spawn(run, ["run", "--resume", run.id, "--runs-dir", str(store.root)])
+    run.update_info(status="running", reason="", ended=None, pid=pid, pgid=pid,
+                    pid_start_time=process_start_time(pid))
+    return run
+
+
+def stop_run(run: Run, timeout: float = 60.0, poll: float = 0.2) -> str:
+    """SIGTERM the run's process group; wait until it says it stopped. Returns the final status."""
+    info = run.info()
+    if info.status != "running":
+        raise WorkbenchError(f"{run.id} is not running (status: {info.status})")
+    try:
+        os.killpg(info.pgid or info.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        raise WorkbenchError(f"not allowed to signal {run.id}'s process {info.pid}") from None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = run.info()
+        if info.status != "running":
+            return info.status
+        time.sleep(poll)
+    raise WorkbenchError(f"{run.id} did not stop within {timeout:.0f} s (pid {info.pid}); it may be "
+                         f"saving a large checkpoint. Check again with `workbench show {run.id}`, "
+                         f"or kill it with `kill -9 -{info.pgid or info.pid}`")

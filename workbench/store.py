@@ -1,0 +1,330 @@
+"""The run store: runs/<run-id>/ folders, the one contract between trainer and viewers.
+
+    runs/<run-id>/
+      config.toml        resolved config, runnable as is
+      run.json           status, pid, host, times, experiment chain, versions, summary
+      metrics.sqlite     scalars, telemetry, samples, events (see metrics.py)
+      checkpoints/       last.pt, best.pt
+      train.log          the trainer's stdout and stderr
+
+No torch and no Textual here: the viewers import this and must start at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from workbench.config import Config, config_to_toml, from_dict, load_config, read_toml
+from workbench.errors import WorkbenchError
+from workbench.metrics import MetricsReader, MetricsWriter
+
+SCHEMA_VERSION = 1
+STATUSES = ("running", "finished", "stopped", "failed", "diverged", "crashed")
+ENDED = ("finished", "stopped", "failed", "diverged", "crashed")
+SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:  # not Linux: boot time stands in for it
+        import psutil
+
+        return f"boot-{int(psutil.boot_time())}"
+
+
+def process_start_time(pid: int) -> float | None:
+    import psutil
+
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
+        return None
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(tmp, "w") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def git_state(folder: Path) -> tuple[str | None, bool | None]:
+    """(commit, dirty) of the git repo holding `folder`, or (None, None)."""
+    try:
+        commit = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=5)
+        if commit.returncode != 0:
+            return None, None
+        dirty = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5)
+        return commit.stdout.strip(), bool(dirty.stdout.strip())
+    except (OSError, subprocess.TimeoutExpired):
+        return None, None
+
+
+@dataclass
+class RunInfo:
+    """What run.json holds. `summary` is kept up to date by the trainer for fast listing."""
+
+    id: str
+    status: str = "running"
+    reason: str = ""
+    experiment: str = ""
+    experiment_file: str = ""
+    extends_chain: list = field(default_factory=list)
+    parent_config: dict | None = None
+    pid: int | None = None
+    pgid: int | None = None
+    pid_start_time: float | None = None
+    hostname: str = ""
+    boot_id: str = ""
+    started: float | None = None
+    ended: float | None = None
+    git_commit: str | None = None
+    git_dirty: bool | None = None
+    torch_version: str = ""
+    cuda_version: str = ""
+    device_name: str = ""
+    params: int | None = None
+    params_no_embedding: int | None = None
+    max_steps: int | None = None
+    summary: dict = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RunInfo:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def is_alive(self) -> bool:
+        """Is the process that owns this run still the one that started it?"""
+        if self.pid is None:
+            return False
+        if self.hostname and self.hostname != socket.gethostname():
+            return True  # another host's run: we cannot tell, trust run.json
+        if self.boot_id and self.boot_id != boot_id():
+            return False
+        started = process_start_time(self.pid)
+        if started is None:
+            return False
+        return self.pid_start_time is None or abs(started - self.pid_start_time) < 1.0
+
+
+SUMMARY_FIELDS = ("best_val_loss", "final_train_loss", "final_val_loss", "tokens_per_sec", "mfu",
+                  "peak_memory_bytes", "wall_time_s", "params", "step", "max_steps")
+
+
+class Run:
+    """One run folder. Cheap to make; reads nothing until asked."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.id = self.path.name
+        self.config_path = self.path / "config.toml"
+        self.info_path = self.path / "run.json"
+        self.db_path = self.path / "metrics.sqlite"
+        self.log_path = self.path / "train.log"
+        self.profile_path = self.path / "profile.json"
+        self._info_lock = threading.Lock()
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        d = self.path / "checkpoints"
+        d.mkdir(exist_ok=True)
+        return d
+
+    # --- run.json
+    def raw_info(self) -> RunInfo:
+        try:
+            return RunInfo.from_dict(json.loads(self.info_path.read_text()))
+        except (OSError, ValueError):
+            return RunInfo(id=self.id, status="crashed", reason="run.json is missing or unreadable")
+
+    def info(self) -> RunInfo:
+        """run.json with liveness applied: 'running' whose process is gone reads as 'crashed'."""
+        info = self.raw_info()
+        if info.status == "running" and not info.is_alive():
+            info.status = "crashed"
+            info.reason = info.reason or "the trainer process is gone; see train.log"
+        return info
+
+    def write_info(self, info: RunInfo) -> None:
+        with self._info_lock:
+            write_json_atomic(self.info_path, asdict(info))
+
+    def update_info(self, **changes: Any) -> RunInfo:
+        with self._info_lock:
+            info = self.raw_info() if self.info_path.exists() else RunInfo(id=self.id)
+            for k, v in changes.items():
+                if not hasattr(info, k):
+                    raise AttributeError(f"run.json has no field {k!r}")
+                setattr(info, k, v)
+            write_json_atomic(self.info_path, asdict(info))
+            return info
+
+    def mark_running(self) -> RunInfo:
+        pid = os.getpid()
+        return self.update_info(status="running", reason="", ended=None, pid=pid, pgid=os.getpgid(pid),
+                                pid_start_time=process_start_time(pid), hostname=socket.gethostname(),
+                                boot_id=boot_id())
+
+    def mark_ended(self, status: str, reason: str = "") -> RunInfo:
+        """Close the metrics writer first, so the summary kept in run.json is complete."""
+        assert status in ENDED, status
+        ended = time.time()
+        self.update_info(ended=ended)
+        return self.update_info(status=status, reason=reason, summary=self.summary())
+
+    def cached_summary(self, info: RunInfo) -> dict[str, Any]:
+        """The summary saved when the run ended, or a fresh one from the store if it goes on."""
+        if info.status in ("finished", "stopped", "failed", "diverged") and info.summary:
+            return info.summary
+        return self.summary()
+
+    # --- contents
+    def config(self) -> Config:
+        return from_dict(read_toml(self.config_path), where=str(self.config_path))
+
+    def writer(self, flush_interval: float = 1.0) -> MetricsWriter:
+        return MetricsWriter(self.db_path, flush_interval)
+
+    def reader(self) -> MetricsReader:
+        return MetricsReader(self.db_path)
+
+    def checkpoint(self, which: str = "last") -> Path:
+        return self.path / "checkpoints" / f"{which}.pt"
+
+    def log_tail(self, lines: int = 20) -> list[str]:
+        try:
+            with open(self.log_path, "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, fh.tell() - 16384))
+                text = fh.read().decode("utf-8", "replace")
+        except OSError:
+            return []
+        # progress bars redraw with \r: keep what the terminal would show last
+        return [ln.rsplit("\r", 1)[-1] for ln in text.splitlines()][-lines:]
+
+    def summary(self, reader: MetricsReader | None = None) -> dict[str, Any]:
+        """The run summary, derived from the store (the field names are a public contract)."""
+        own = reader is None
+        r = reader or self.reader()
+        try:
+            info = self.raw_info()
+            last_train, last_val = r.last("train/loss"), r.last("eval/val_loss")
+            tok = r.last("perf/tok_per_s")
+            mfu = r.last("perf/mfu")
+            span = r.time_range()
+            steps = [s.step for s in (last_train, last_val) if s is not None]
+            peak = r.telemetry_max("torch/peak") or r.telemetry_max("gpu/mem_used")
+            if info.started and (info.ended or info.status == "running"):
+                wall = (info.ended or time.time()) - info.started
+            else:
+                wall = (span[1] - span[0]) if span else None
+            return {
+                "best_val_loss": r.aggregate("eval/val_loss", "MIN"),
+                "final_train_loss": last_train.value if last_train else None,
+                "final_val_loss": last_val.value if last_val else None,
+                "tokens_per_sec": tok.value if tok else None,
+                "mfu": mfu.value if mfu else None,
+                "peak_memory_bytes": int(peak) if peak else None,
+                "wall_time_s": wall,
+                "params": info.params,
+                "step": max(steps) if steps else 0,
+                "max_steps": info.max_steps,
+            }
+        finally:
+            if own:
+                r.close()
+
+
+class RunStore:
+    def __init__(self, root: str | Path = "runs"):
+        self.root = Path(root)
+
+    def ensure(self) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return self.root
+
+    def run(self, run_id: str) -> Run:
+        return Run(self.root / run_id)
+
+    def new_run_id(self, experiment: str, now: float | None = None) -> str:
+        """Reserve runs/<experiment>-<yyyymmdd-hhmmss>[-n] by creating it (mkdir is atomic)."""
+        self.ensure()
+        base = f"{SAFE.sub('-', experiment).strip('-.') or 'run'}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}"
+        for n in range(1, 10_000):
+            run_id = base if n == 1 else f"{base}-{n}"
+            try:
+                (self.root / run_id).mkdir()
+                return run_id
+            except FileExistsError:
+                continue
+        raise WorkbenchError(f"{self.root}: could not find a free run id for {base}")
+
+    def create_run(self, run_id: str, cfg: Config, experiment_file: str | Path | None = None) -> Run:
+        """Fill a reserved (or new) run folder: the resolved config and run.json."""
+        run = self.run(run_id)
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.config_path.write_text(config_to_toml(cfg))
+        chain, parent = [], None
+        commit, dirty = None, None
+        if experiment_file:
+            from workbench.config import extends_chain
+
+            chain = [str(p) for p in extends_chain(experiment_file)]
+            if len(chain) > 1:
+                parent = load_config(chain[1]).to_dict()
+            commit, dirty = git_state(Path(experiment_file).resolve().parent)
+        run.update_info(id=run_id, experiment=cfg.experiment.name,
+                        experiment_file=str(experiment_file or ""), extends_chain=chain,
+                        parent_config=parent, git_commit=commit, git_dirty=dirty,
+                        started=time.time(), max_steps=cfg.train.max_steps or None,
+                        schema_version=SCHEMA_VERSION)
+        run.mark_running()
+        return run
+
+    def runs(self) -> list[Run]:
+        if not self.root.is_dir():
+            return []
+        return [Run(p) for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+
+    def list_runs(self, status: str | None = None, experiment: str | None = None) -> list[RunInfo]:
+        """Every run's info with liveness applied, newest first."""
+        infos = [r.info() for r in self.runs()]
+        if status:
+            infos = [i for i in infos if i.status == status]
+        if experiment:
+            infos = [i for i in infos if i.experiment == experiment]
+        return sorted(infos, key=lambda i: (i.started or 0, i.id), reverse=True)
+
+    def resolve(self, ref: str) -> Run:
+        """A run by id or unique id prefix, as git does with commits."""
+        if not ref or "/" in ref or ref in (".", ".."):
+            # a path to a run folder works too
+            p = Path(ref)
+            if p.is_dir() and (p / "run.json").exists():
+                return Run(p)
+            raise WorkbenchError(f"{ref!r} is not a run id; `workbench ls` lists them")
+        exact = self.root / ref
+        if exact.is_dir():
+            return Run(exact)
+        matches = sorted(r.id for r in self.runs() if r.id.startswith(ref))
+        if len(matches) == 1:
+            return self.run(matches[0])
+        if not matches:
+            raise WorkbenchError(f"no run matches {ref!r} in {self.root}/; `workbench ls` lists them")
+        shown = "\n  ".join(matches[:20])
+        raise WorkbenchError(f"{ref!r} is ambiguous; it matches:\n  {shown}")
