@@ -1,0 +1,56 @@
+"""Shared fixtures. Tests never use the network or a GPU."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_TIKTOKEN = ROOT.parent / "shared" / "data" / "tiktoken"
+if SHARED_TIKTOKEN.is_dir() and "TIKTOKEN_CACHE_DIR" not in os.environ:
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(SHARED_TIKTOKEN)
+
+
+def workbench_env(**extra: str) -> dict[str, str]:
+    """Environment for a `python -m workbench` child that imports this checkout."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **extra)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def workbench_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "workbench", *args]
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path) -> Path:
+    return tmp_path / "runs"
+
+
+def write_fake_run(store, name: str, status: str = "finished", steps: int = 100, started: float = 1.7e9,
+                   val_start: float = 3.0, cfg=None, log_every: int = 10):
+    """A run as the trainer leaves it, written through the store's own writer (no torch)."""
+    from workbench.config import Config
+
+    cfg = cfg or Config()
+    cfg.experiment.name = name
+    run_id = store.new_run_id(name, now=started)
+    run = store.create_run(run_id, cfg)
+    run.update_info(started=started, params=1234567, max_steps=steps, device_name="cpu")
+    with run.writer() as w:
+        for step in range(0, steps + 1, log_every):
+            t = started + step * 0.1
+            loss = val_start * (0.99 ** step) + 0.5
+            w.scalars(step, step * 1000, {"train/loss": loss, "perf/tok_per_s": 10000.0 + step}, t=t)
+            if step % 50 == 0:
+                w.scalars(step, step * 1000, {"eval/val_loss": loss + 0.1, "eval/train_loss": loss}, t=t)
+                w.sample(step, step * 1000, "\n", f"sample text at {step}", t=t)
+        w.telemetry({"cpu/percent": 50.0, "torch/peak": 2e9}, t=started + 1)
+        w.event("start", "started", step=0, t=started)
+    if status != "running":
+        run.mark_ended(status, "" if status == "finished" else f"{status} for a test")
+        run.update_info(ended=started + steps * 0.1)
+    return run

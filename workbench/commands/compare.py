@@ -1,0 +1,105 @@
+"""`workbench compare RUN RUN…`: summaries side by side, differing keys, overlaid val curves."""
+
+from __future__ import annotations
+
+import argparse
+
+from workbench.cli import add_runs_dir
+from workbench.config import diff_configs, flatten
+from workbench.errors import WorkbenchError
+from workbench.formatting import (
+    fmt_bytes,
+    fmt_duration,
+    fmt_loss,
+    fmt_pct,
+    fmt_rate,
+    fmt_steps,
+    fmt_value,
+)
+from workbench.store import RunStore
+
+ROWS = [("status", None), ("step", None), ("best val loss", "best_val_loss"),
+        ("final train loss", "final_train_loss"), ("final val loss", "final_val_loss"),
+        ("tok/s", "tokens_per_sec"), ("MFU", "mfu"), ("peak memory", "peak_memory_bytes"),
+        ("wall time", "wall_time_s"), ("params", "params")]
+FORMATS = {"best_val_loss": fmt_loss, "final_train_loss": fmt_loss, "final_val_loss": fmt_loss,
+           "tokens_per_sec": fmt_rate, "mfu": fmt_pct, "peak_memory_bytes": fmt_bytes,
+           "wall_time_s": fmt_duration, "params": lambda v: f"{v / 1e6:.2f}M" if v else "-"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="compare runs: summaries, differing config keys, val-loss curves",
+                       description="Compare two or more runs: their summaries side by side, only the "
+                                   "config keys that differ, and the val-loss curves overlaid.")
+    p.add_argument("runs", metavar="RUN", nargs="+", help="run ids or unique prefixes (two or more)")
+    p.add_argument("--x", choices=("step", "tokens", "time"), default="step", help="x axis of the curves")
+    p.add_argument("--key", default="eval/val_loss", help="the series to plot (default eval/val_loss)")
+    p.add_argument("--no-plot", action="store_true", help="tables only")
+    add_runs_dir(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    if len(args.runs) < 2:
+        raise WorkbenchError("compare needs two or more runs")
+    store = RunStore(args.runs_dir)
+    runs = [store.resolve(ref) for ref in args.runs]
+    con = Console(highlight=False)
+
+    table = Table(box=None, header_style="bold", title="summary", title_justify="left")
+    table.add_column("")
+    for r in runs:
+        table.add_column(r.id, justify="right")
+    summaries = [r.summary() for r in runs]
+    infos = [r.info() for r in runs]
+    for label, field in ROWS:
+        if field is None and label == "status":
+            cells = [i.status for i in infos]
+        elif field is None:
+            cells = [fmt_steps(s["step"], s["max_steps"]) for s in summaries]
+        else:
+            cells = [FORMATS[field](s[field]) for s in summaries]
+        table.add_row(label, *cells)
+    con.print(table)
+
+    configs = [flatten(r.config()) for r in runs]
+    keys = sorted({k for c in configs[1:] for k, _, _ in diff_configs(configs[0], c)})
+    con.print()
+    if keys:
+        t = Table(box=None, header_style="bold", title="config keys that differ", title_justify="left")
+        t.add_column("key")
+        for r in runs:
+            t.add_column(r.id, overflow="fold")
+        for k in keys:
+            t.add_row(k, *[fmt_value(c.get(k)) for c in configs])
+        con.print(t)
+    else:
+        con.print("configs are identical")
+
+    if not args.no_plot:
+        plot_curves(runs, args.key, args.x, con.width)
+    return 0
+
+
+def plot_curves(runs: list, key: str, x: str, width: int) -> None:
+    import plotext as plt
+
+    plt.clear_figure()
+    plotted = 0
+    for r in runs:
+        pts = r.reader().series(key, x=x, max_points=1000)
+        if pts:
+            plt.plot([p[0] for p in pts], [p[1] for p in pts], label=r.id, marker="braille")
+            plotted += 1
+    if not plotted:
+        print(f"\n(no {key} points to plot yet)")
+        return
+    plt.title(f"{key} by {x}")
+    plt.xlabel({"time": "seconds"}.get(x, x))
+    plt.plotsize(min(width, 120), 20)
+    plt.theme("clear")
+    print()
+    plt.show()
