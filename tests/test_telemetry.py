@@ -37,6 +37,13 @@ def test_gpt2_124m_flops_per_token_by_hand():
     assert 0.27 < got < 0.28
 
 
+def test_run_peak_override():
+    assert mfu.run_peak("cpu", "fp32", 0.0) is None
+    assert mfu.run_peak("cpu", "fp32", 1.5) == 1.5
+    assert mfu.run_peak("NVIDIA L4", "bf16", 0.0) == 121.0
+    assert mfu.run_peak("NVIDIA L4", "bf16", 100.0) == 100.0
+
+
 def test_mfu_without_peak_is_none():
     assert mfu.mfu(1e5, 8.5e8, None) is None
     assert mfu.mfu(1e5, 8.5e8, 0.0) is None

@@ -116,6 +116,14 @@ def peak_tflops(device_name: str, precision: str) -> float | None:
     return entry[0].get(precision)
 
 
+def run_peak(device_name: str, precision: str, override_tflops: float = 0.0) -> float | None:
+    """The peak a run's MFU divides by: `[system] peak_tflops` when set (> 0), else the
+    table's dense figure for the device and the run's resolved precision, else None."""
+    if override_tflops and override_tflops > 0:
+        return float(override_tflops)
+    return peak_tflops(device_name, precision)
+
+
 def flops_per_token(n_params_for_flops: int, n_layer: int, n_head: int, head_dim: int,
                     block_size: int) -> float:
     """Training FLOPs per token: 6·N + 12·n_layer·n_head·head_dim·block_size."""
