@@ -1,0 +1,125 @@
+"""Headless console output of a training run.
+
+On a TTY: a rich progress bar (step/total, loss, val loss, tok/s, MFU, ETA) with
+messages printed above it. Not on a TTY (a pipe, CI, the run's train.log): one plain
+line per log interval, flushed at once. A copy of the plain lines can go to a file.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+
+def human(n: float | None, unit: str = "") -> str:
+    if n is None:
+        return "n/a"
+    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= div:
+            return f"{n / div:.2f}{suffix}{unit}"
+    return f"{n:.0f}{unit}"
+
+
+def duration(s: float | None) -> str:
+    if s is None or s != s or s < 0:
+        return "n/a"
+    s = int(round(s))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def loss_text(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.4f}"
+
+
+class Console:
+    def __init__(self, total_steps: int | None, stream: TextIO | None = None, tty: bool | None = None,
+                 copy_to: str | None = None):
+        self.stream = stream or sys.stdout
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.total = total_steps or None
+        self.copy = open(copy_to, "a", encoding="utf-8") if copy_to else None  # noqa: SIM115
+        self.bar = None
+        self.task = None
+        self.val_loss: float | None = None
+
+    # --- lifecycle
+    def start(self, title: str, first_step: int = 0) -> None:
+        self.message(title)
+        if self.tty:
+            from rich.console import Console as RichConsole
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self.bar = Progress(
+                TextColumn("[bold]step"), MofNCompleteColumn(), BarColumn(),
+                TextColumn("{task.fields[info]}"),
+                console=RichConsole(file=self.stream), transient=False, refresh_per_second=4)
+            self.bar.start()
+            self.task = self.bar.add_task("train", total=self.total, completed=first_step,
+                                          info="starting…")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+        if self.copy:
+            self.copy.close()
+            self.copy = None
+
+    # --- output
+    def _plain(self, line: str) -> None:
+        if self.copy:
+            self.copy.write(line + "\n")
+            self.copy.flush()
+
+    def message(self, text: str) -> None:
+        """A line above the bar (or a plain line)."""
+        self._plain(text)
+        if self.bar is not None:
+            self.bar.console.print(text, markup=False, highlight=False)
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def update(self, step: int, loss: float | None, tok_s: float | None, mfu: float | None,
+               eta_s: float | None, val_loss: float | None = None) -> None:
+        if val_loss is not None:
+            self.val_loss = val_loss
+        mfu_text = "n/a" if mfu is None else f"{100 * mfu:.1f}%"
+        fields = (f"loss {loss_text(loss)}  val {loss_text(self.val_loss)}  "
+                  f"{human(tok_s)} tok/s  MFU {mfu_text}  ETA {duration(eta_s)}")
+        total = f"/{self.total}" if self.total else ""
+        line = f"step {step}{total} | " + fields.replace("  ", " | ")
+        self._plain(line)
+        if self.bar is not None:
+            self.bar.update(self.task, completed=step, info=fields)
+        else:
+            print(line, file=self.stream, flush=True)
+
+    def evaluated(self, step: int, train_loss: float, val_loss: float) -> None:
+        self.val_loss = val_loss
+        if self.bar is not None:
+            info = self.bar.tasks[0].fields.get("info", "")
+            if "val " in info:
+                head, _, rest = info.partition("val ")
+                info = f"{head}val {loss_text(val_loss)}{rest[rest.find('  '):] if '  ' in rest else ''}"
+            self.bar.update(self.task, info=info)
+        self.message(f"step {step}: train loss {train_loss:.4f}, val loss {val_loss:.4f}")
+
+    def summary(self, status: str, reason: str, best_val: float | None, tok_s: float | None,
+                wall_s: float, run_path: str, step: int) -> None:
+        self.close_bar()
+        lines = [f"{status} at step {step}" + (f": {reason}" if reason else ""),
+                 f"  best val loss  {loss_text(best_val)}",
+                 f"  tok/s          {human(tok_s)}",
+                 f"  wall time      {duration(wall_s)}",
+                 f"  run folder     {run_path}"]
+        for line in lines:
+            self.message(line)
+
+    def close_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
