@@ -51,6 +51,6 @@ def write_fake_run(store, name: str, status: str = "finished", steps: int = 100,
         w.telemetry({"cpu/percent": 50.0, "torch/peak": 2e9}, t=started + 1)
         w.event("start", "started", step=0, t=started)
     if status != "running":
-        run.mark_ended(status, "" if status == "finished" else f"{status} for a test")
-        run.update_info(ended=started + steps * 0.1)
+        run.mark_ended(status, "" if status == "finished" else f"{status} for a test",
+                       ended=started + steps * 0.1)
     return run

@@ -180,11 +180,10 @@ class Run:
                                 pid_start_time=process_start_time(pid), hostname=socket.gethostname(),
                                 boot_id=boot_id())
 
-    def mark_ended(self, status: str, reason: str = "") -> RunInfo:
+    def mark_ended(self, status: str, reason: str = "", ended: float | None = None) -> RunInfo:
         """Close the metrics writer first, so the summary kept in run.json is complete."""
         assert status in ENDED, status
-        ended = time.time()
-        self.update_info(ended=ended)
+        self.update_info(ended=time.time() if ended is None else ended)
         return self.update_info(status=status, reason=reason, summary=self.summary())
 
     def cached_summary(self, info: RunInfo) -> dict[str, Any]:
@@ -264,7 +263,8 @@ class RunStore:
     def new_run_id(self, experiment: str, now: float | None = None) -> str:
         """Reserve runs/<experiment>-<yyyymmdd-hhmmss>[-n] by creating it (mkdir is atomic)."""
         self.ensure()
-        base = f"{SAFE.sub('-', experiment).strip('-.') or 'run'}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}"
+        name = re.sub(r"-*\.{2,}-*", "-", SAFE.sub("-", experiment)).strip("-.") or "run"
+        base = f"{name}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}"
         for n in range(1, 10_000):
             run_id = base if n == 1 else f"{base}-{n}"
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from workbench.cli import add_runs_dir
 from workbench.config import diff_configs, flatten
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         raise WorkbenchError("compare needs two or more runs")
     store = RunStore(args.runs_dir)
     runs = [store.resolve(ref) for ref in args.runs]
-    con = Console(highlight=False)
+    con = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
     table = Table(box=None, header_style="bold", title="summary", title_justify="left")
     table.add_column("")
@@ -65,8 +66,9 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(label, *cells)
     con.print(table)
 
-    configs = [flatten(r.config()) for r in runs]
-    keys = sorted({k for c in configs[1:] for k, _, _ in diff_configs(configs[0], c)})
+    cfgs = [r.config() for r in runs]
+    keys = sorted({k for c in cfgs[1:] for k, _, _ in diff_configs(cfgs[0], c)})
+    configs = [flatten(c) for c in cfgs]
     con.print()
     if keys:
         t = Table(box=None, header_style="bold", title="config keys that differ", title_justify="left")

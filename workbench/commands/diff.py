@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from workbench.cli import add_runs_dir
@@ -44,5 +45,5 @@ def run(args: argparse.Namespace) -> int:
     table.add_column(args.b, overflow="fold")
     for k, va, vb in rows:
         table.add_row(k, fmt_value(va), fmt_value(vb))
-    Console(highlight=False).print(table)
+    Console(highlight=False, width=None if sys.stdout.isatty() else 200).print(table)
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from workbench.cli import add_runs_dir
 from workbench.formatting import STATUS_COLOR, fmt_duration, fmt_loss, fmt_rate, fmt_steps, fmt_time
@@ -48,11 +49,11 @@ def run(args: argparse.Namespace) -> int:
     for col, justify in [("id", "left"), ("experiment", "left"), ("status", "left"), ("step", "right"),
                          ("best val", "right"), ("tok/s", "right"), ("started", "left"),
                          ("duration", "right")]:
-        table.add_column(col, justify=justify, no_wrap=col == "id")
+        table.add_column(col, justify=justify, no_wrap=col in ("id", "status", "step"))
     for r in data:
         color = STATUS_COLOR.get(r["status"], "white")
         table.add_row(r["id"], r["experiment"], f"[{color}]{r['status']}[/]",
                       fmt_steps(r["step"], r["max_steps"]), fmt_loss(r["best_val_loss"]),
                       fmt_rate(r["tokens_per_sec"]), fmt_time(r["started"]), fmt_duration(r["wall_time_s"]))
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 250).print(table)
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict
 
 from workbench.cli import add_runs_dir
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    con = Console(highlight=False)
+    con = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     color = STATUS_COLOR.get(info.status, "white")
     con.print(f"[bold]{r.id}[/]  [{color}]{info.status}[/]" + (f"  {info.reason}" if info.reason else ""))
     con.print(f"  folder {r.path}   experiment {info.experiment_file or info.experiment}"

@@ -1,0 +1,163 @@
+"""The store's commands: ls, show, compare, diff, rm, export/import (with hostile archives), stop."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import time
+
+import pytest
+
+from tests.conftest import ROOT, write_fake_run
+from workbench.cli import main
+from workbench.store import RunStore
+
+
+@pytest.fixture
+def store(runs_dir):
+    s = RunStore(runs_dir)
+    write_fake_run(s, "alpha", started=1.7e9)
+    write_fake_run(s, "beta", status="stopped", started=1.7e9 + 60, val_start=4.0)
+    return s
+
+
+def cli(capsys, *args):
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_ls_table_and_json(store, capsys):
+    code, out, _ = cli(capsys, "ls", "--runs-dir", str(store.root))
+    assert code == 0 and "alpha-" in out and "beta-" in out and "stopped" in out
+    assert out.index("beta-") < out.index("alpha-")  # newest first
+    code, out, _ = cli(capsys, "--runs-dir", str(store.root), "ls", "--json", "--status", "stopped")
+    rows = json.loads(out)
+    assert [r["experiment"] for r in rows] == ["beta"] and rows[0]["step"] == 100
+
+
+def test_ls_empty_store_says_what_to_do(runs_dir, capsys):
+    code, out, _ = cli(capsys, "ls", "--runs-dir", str(runs_dir))
+    assert code == 0 and "no runs" in out and "workbench run" in out
+
+
+def test_show_json_has_summary_fields(store, capsys):
+    code, out, _ = cli(capsys, "show", "alpha", "--json", "--runs-dir", str(store.root))
+    data = json.loads(out)
+    assert code == 0 and data["status"] == "finished"
+    assert data["summary"]["best_val_loss"] is not None and data["summary"]["params"] == 1234567
+    assert data["samples"][-1]["text"] == "sample text at 100"
+    code, out, _ = cli(capsys, "show", "beta", "--runs-dir", str(store.root))
+    assert "stopped for a test" in out and "sample @ step 100" in out
+
+
+def test_unknown_and_ambiguous_runs_exit_2(store, capsys):
+    write_fake_run(store, "alpha", started=1.7e9 + 3600)
+    code, _, err = cli(capsys, "show", "alpha", "--runs-dir", str(store.root))
+    assert code == 2 and "ambiguous" in err
+    code, _, err = cli(capsys, "show", "nope", "--runs-dir", str(store.root))
+    assert code == 2 and "no run matches 'nope'" in err
+
+
+def test_compare_and_diff(store, capsys, tmp_path):
+    gamma_cfg = RunStore(store.root).resolve("alpha").config()
+    gamma_cfg.train.lr = 0.005
+    write_fake_run(store, "gamma", cfg=gamma_cfg, started=1.7e9 + 120)
+    code, out, _ = cli(capsys, "compare", "alpha", "gamma", "--runs-dir", str(store.root))
+    assert code == 0 and "best val loss" in out and "train.lr" in out and "eval/val_loss by step" in out
+    assert "model.n_layer" not in out
+    code, out, _ = cli(capsys, "diff", "alpha", "gamma", "--runs-dir", str(store.root))
+    assert "train.lr" in out and "0.005" in out
+    code, out, _ = cli(capsys, "diff", "alpha", str(ROOT / "experiments/tiny.toml"), "--runs-dir", str(store.root))
+    assert code == 0 and "model.n_layer" in out
+    code, _, err = cli(capsys, "compare", "alpha", "--runs-dir", str(store.root))
+    assert code == 2 and "two or more" in err
+
+
+def test_rm_refuses_running_unless_forced(runs_dir, capsys):
+    store = RunStore(runs_dir)
+    running = write_fake_run(store, "live", status="running")
+    running.mark_running()  # this test process owns it: alive
+    code, _, err = cli(capsys, "rm", "live", "--runs-dir", str(runs_dir))
+    assert code == 2 and "is running" in err and running.path.exists()
+    code, _, _ = cli(capsys, "rm", "live", "--force", "--runs-dir", str(runs_dir))
+    assert code == 0 and not running.path.exists()
+
+
+def test_export_import_roundtrip(store, capsys, tmp_path):
+    archive = tmp_path / "a.tar.gz"
+    run = store.resolve("alpha")
+    code, _, _ = cli(capsys, "export", "alpha", "-o", str(archive), "--runs-dir", str(store.root))
+    assert code == 0 and archive.exists()
+    code, _, err = cli(capsys, "import", str(archive), "--runs-dir", str(store.root))
+    assert code == 2 and "already exists" in err
+    other = tmp_path / "other-runs"
+    code, _, _ = cli(capsys, "import", str(archive), "--runs-dir", str(other))
+    assert code == 0
+    copy = RunStore(other).resolve(run.id)
+    assert copy.summary() == run.summary()
+
+
+def hostile(tmp_path, members) -> str:
+    path = tmp_path / "evil.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name, kind in members:
+            info = tarfile.TarInfo(name)
+            if kind == "file":
+                data = b"{}"
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+            elif kind == "symlink":
+                info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+                tar.addfile(info)
+            elif kind == "device":
+                info.type = tarfile.CHRTYPE
+                tar.addfile(info)
+    return str(path)
+
+
+@pytest.mark.parametrize("members, message", [
+    ([("/tmp/evil/run.json", "file")], "absolute path"),
+    ([("run-1/run.json", "file"), ("run-1/../../escape.txt", "file")], "'..'"),
+    ([("run-1/run.json", "file"), ("run-1/link", "symlink")], "links and devices"),
+    ([("run-1/run.json", "file"), ("run-1/dev", "device")], "links and devices"),
+    ([("a/run.json", "file"), ("b/run.json", "file")], "one run folder"),
+    ([("run-1/notes.txt", "file")], "not a workbench run archive"),
+])
+def test_import_refuses_hostile_archives(tmp_path, capsys, members, message):
+    runs = tmp_path / "runs"
+    code, _, err = cli(capsys, "import", hostile(tmp_path, members), "--runs-dir", str(runs))
+    assert code == 2 and message in err
+    assert not (tmp_path / "escape.txt").exists() and not any(runs.rglob("*")) if runs.exists() else True
+
+
+def test_stop_sends_sigterm_and_waits(runs_dir, capsys):
+    """A stand-in trainer that does what the real one does on SIGTERM: mark stopped, exit."""
+    store = RunStore(runs_dir)
+    run = write_fake_run(store, "victim", status="running")
+    code = (
+        "import signal, sys, time\n"
+        "from workbench.store import RunStore\n"
+        f"run = RunStore({str(runs_dir)!r}).run({run.id!r})\n"
+        "run.mark_running()\n"
+        "def bye(*_):\n"
+        "    run.mark_ended('stopped', 'SIGTERM'); sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, bye)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n")
+    p = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+                         start_new_session=True)
+    try:
+        assert p.stdout.readline() == b"ready\n"
+        t0 = time.monotonic()
+        rc, out, _ = cli(capsys, "stop", run.id[:8], "--runs-dir", str(runs_dir), "--timeout", "20")
+        assert rc == 0 and "stopped" in out and time.monotonic() - t0 < 20
+        assert p.wait(timeout=10) == 0
+        code2, _, err = cli(capsys, "stop", run.id, "--runs-dir", str(runs_dir))
+        assert code2 == 2 and "not running" in err
+    finally:
+        if p.poll() is None:
+            p.kill()
