@@ -69,3 +69,26 @@ def fmt_value(v: object) -> str:
     if isinstance(v, str):
         return repr(v).replace("'", '"') if not v or v.strip() != v or "\n" in v else v
     return str(v)
+
+
+ANSI = {"green": "32", "cyan": "36", "yellow": "33", "red": "31", "magenta": "35", "bold": "1"}
+
+
+def plain_table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset(),
+                colors: list[str | None] | None = None, color_col: int | None = None) -> str:
+    """A whitespace-aligned table; fast for thousands of rows (rich's Table is not)."""
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
+
+    def line(cells: list[str], color: str | None = None) -> str:
+        out = []
+        for i, (c, w) in enumerate(zip(cells, widths)):
+            text = c.rjust(w) if i in right else c.ljust(w)
+            if color and i == color_col:
+                text = f"\x1b[{ANSI[color]}m{text}\x1b[0m"
+            out.append(text)
+        return "  ".join(out).rstrip()
+
+    lines = [line(headers)]
+    for i, r in enumerate(rows):
+        lines.append(line(r, colors[i] if colors else None))
+    return "\n".join(lines)

@@ -7,7 +7,15 @@ import json
 import sys
 
 from workbench.cli import add_runs_dir
-from workbench.formatting import STATUS_COLOR, fmt_duration, fmt_loss, fmt_rate, fmt_steps, fmt_time
+from workbench.formatting import (
+    STATUS_COLOR,
+    fmt_duration,
+    fmt_loss,
+    fmt_rate,
+    fmt_steps,
+    fmt_time,
+    plain_table,
+)
 from workbench.store import STATUSES, RunStore
 
 
@@ -34,9 +42,6 @@ def rows(store: RunStore, status: str | None, experiment: str | None) -> list[di
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
     store = RunStore(args.runs_dir)
     data = rows(store, args.status, args.experiment)
     if args.json:
@@ -45,15 +50,11 @@ def run(args: argparse.Namespace) -> int:
     if not data:
         print(f"no runs in {store.root}/ — start one with `workbench run experiments/tiny.toml`")
         return 0
-    table = Table(box=None, header_style="bold")
-    for col, justify in [("id", "left"), ("experiment", "left"), ("status", "left"), ("step", "right"),
-                         ("best val", "right"), ("tok/s", "right"), ("started", "left"),
-                         ("duration", "right")]:
-        table.add_column(col, justify=justify, no_wrap=col in ("id", "status", "step"))
-    for r in data:
-        color = STATUS_COLOR.get(r["status"], "white")
-        table.add_row(r["id"], r["experiment"], f"[{color}]{r['status']}[/]",
-                      fmt_steps(r["step"], r["max_steps"]), fmt_loss(r["best_val_loss"]),
-                      fmt_rate(r["tokens_per_sec"]), fmt_time(r["started"]), fmt_duration(r["wall_time_s"]))
-    Console(width=None if sys.stdout.isatty() else 250).print(table)
+    cells = [[r["id"], r["experiment"], r["status"], fmt_steps(r["step"], r["max_steps"]),
+              fmt_loss(r["best_val_loss"]), fmt_rate(r["tokens_per_sec"]), fmt_time(r["started"]),
+              fmt_duration(r["wall_time_s"])] for r in data]
+    tty = sys.stdout.isatty()
+    colors = [STATUS_COLOR.get(r["status"]) for r in data] if tty else None
+    print(plain_table(["id", "experiment", "status", "step", "best val", "tok/s", "started", "duration"],
+                      cells, right={3, 4, 5, 7}, colors=colors, color_col=2))
     return 0
