@@ -1,0 +1,107 @@
+"""What the poller threads hand to the UI: plain dataclasses, wrapped in Textual messages.
+
+The dataclasses carry no Textual types, so the poller (workbench/tui/poller.py) is testable
+without an app. Messages are posted from worker threads (post_message is thread-safe).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual.message import Message
+
+
+@dataclass
+class RunRow:
+    """One line of the home screen's runs table."""
+
+    id: str
+    status: str
+    experiment: str
+    step: int
+    max_steps: int | None
+    best_val: float | None
+    tok_s: float | None
+    started: float | None
+    duration: float | None
+    reason: str = ""
+
+
+@dataclass
+class GpuRow:
+    index: int
+    name: str
+    util_pct: float | None
+    mem_used: float | None
+    mem_total: float | None
+    temp_c: float | None
+    power_w: float | None
+
+
+@dataclass
+class HostSnapshot:
+    gpus: list[GpuRow]
+    gpu_note: str  # why there are no GPUs, or ""
+    cpu_pct: float | None
+    ram_used: float | None
+    ram_total: float | None
+
+
+@dataclass
+class RunSnapshot:
+    """What changed in one run since the last poll. None means 'unchanged, keep what you have'."""
+
+    run_id: str
+    info: Any  # workbench.store.RunInfo
+    x: str
+    step: int
+    tokens: int
+    loss: dict[str, list[tuple[float, float]]] | None = None  # train/loss, eval/val_loss
+    perf: dict[str, list[tuple[float, float]]] | None = None  # perf/tok_per_s, perf/mfu (by step)
+    perf_now: dict[str, float] = field(default_factory=dict)
+    telemetry: dict[str, list[tuple[float, float]]] | None = None  # gpu/util, gpu/mem_used …
+    telemetry_now: dict[str, float] = field(default_factory=dict)
+    new_samples: list = field(default_factory=list)  # workbench.metrics.Sample
+    new_events: list = field(default_factory=list)  # workbench.metrics.Event
+    log_tail: list[str] | None = None
+    eta_s: float | None = None
+    steps_per_s: float | None = None
+    loss_seen: bool = False  # any train/loss point at all
+    config: tuple | None = None  # (own, parent, parent name), flattened; once, when readable
+
+
+class RunsPolled(Message):
+    def __init__(self, rows: list[RunRow]) -> None:
+        super().__init__()
+        self.rows = rows
+
+
+class HostPolled(Message):
+    def __init__(self, host: HostSnapshot) -> None:
+        super().__init__()
+        self.host = host
+
+
+class RunPolled(Message):
+    def __init__(self, snap: RunSnapshot) -> None:
+        super().__init__()
+        self.snap = snap
+
+
+class RunActionDone(Message):
+    """A start/stop/resume/delete finished in a worker: say so, refresh."""
+
+    def __init__(self, text: str, severity: str = "information", run_id: str | None = None) -> None:
+        super().__init__()
+        self.text = text
+        self.severity = severity
+        self.run_id = run_id
+
+
+class ComparePolled(Message):
+    """Everything the compare screen shows (see poller.compare_data)."""
+
+    def __init__(self, data: dict) -> None:
+        super().__init__()
+        self.data = data

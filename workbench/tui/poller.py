@@ -1,0 +1,270 @@
+"""Reading the run store for the TUI. Runs in worker threads only, never on the UI thread.
+
+Each screen's worker owns its own readers (one SQLite connection per thread) and
+hands plain dataclasses (workbench/tui/messages.py) to the UI. Long series come
+downsampled from the store; live points are tailed with a row-id cursor and the
+downsampled series is fetched again when the tail grows long.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+from workbench.metrics import MetricsReader
+from workbench.store import ENDED, Run, RunStore
+from workbench.tui.messages import GpuRow, HostSnapshot, RunRow, RunSnapshot
+
+LOSS_KEYS = ("train/loss", "eval/val_loss")
+PERF_KEYS = ("perf/tok_per_s", "perf/mfu", "perf/step_ms")
+TELEMETRY_KEYS = ("gpu/util", "gpu/mem_used", "cpu/percent", "torch/allocated")
+MAX_POINTS = 1500  # per curve, after downsampling in SQL
+PERF_POINTS = 120  # sparklines are narrow
+TELEMETRY_POINTS = 120
+
+
+def clock() -> float:
+    """Wall time; tests pin it."""
+    return time.time()
+
+
+# ---------------------------------------------------------------- home
+
+
+class RunsPoller:
+    """The runs table. Summaries of ended runs come from run.json and are cached."""
+
+    def __init__(self, store: RunStore):
+        self.store = store
+        self._ended: dict[tuple[str, str], dict] = {}
+
+    def poll(self) -> list[RunRow]:
+        rows = []
+        now = clock()
+        for info in self.store.list_runs():
+            run = self.store.run(info.id)
+            key = (info.id, info.status)
+            if info.status in ENDED and key in self._ended:
+                summ = self._ended[key]
+            else:
+                try:
+                    summ = run.cached_summary(info)
+                except Exception:  # a broken database must not take the table down
+                    summ = dict(info.summary or {})
+                if info.status in ENDED:
+                    self._ended[key] = summ
+            if info.started is None:
+                duration = None
+            elif info.ended:
+                duration = info.ended - info.started
+            elif info.status == "running":
+                duration = now - info.started
+            else:
+                duration = summ.get("wall_time_s")
+            rows.append(RunRow(id=info.id, status=info.status, experiment=info.experiment,
+                               step=int(summ.get("step") or 0),
+                               max_steps=summ.get("max_steps") or info.max_steps,
+                               best_val=summ.get("best_val_loss"), tok_s=summ.get("tokens_per_sec"),
+                               started=info.started, duration=duration, reason=info.reason))
+        return rows
+
+
+def host_snapshot() -> HostSnapshot:
+    """GPUs through NVML (workbench.gpus), CPU and RAM through psutil."""
+    gpus: list[GpuRow] = []
+    note = ""
+    try:
+        from workbench import gpus as gpu_mod
+
+        for g in gpu_mod.list_gpus():
+            gpus.append(GpuRow(index=g.index, name=g.name or f"GPU {g.index}", util_pct=g.util_pct,
+                               mem_used=g.mem_used_bytes, mem_total=g.mem_total_bytes,
+                               temp_c=g.temp_c, power_w=g.power_w))
+    except Exception as e:  # noqa: BLE001 - the panel says what went wrong instead
+        note = f"GPU query failed: {e}"
+    if not gpus and not note:
+        note = "no NVIDIA GPU (NVML unavailable)"
+    cpu = ram_used = ram_total = None
+    try:
+        import psutil
+
+        cpu = psutil.cpu_percent(interval=None)
+        vm = psutil.virtual_memory()
+        ram_used, ram_total = vm.total - vm.available, vm.total
+    except Exception:  # noqa: BLE001
+        pass
+    return HostSnapshot(gpus=gpus, gpu_note=note, cpu_pct=cpu, ram_used=ram_used, ram_total=ram_total)
+
+
+# ---------------------------------------------------------------- one run
+
+
+class RunTail:
+    """Follows one run: call poll() every half second from one thread.
+
+    The first poll (and any poll after `x` changes) fetches the downsampled series;
+    later polls fetch only rows after the cursor and append them.
+    """
+
+    def __init__(self, run: Run, x: str = "step"):
+        self.run = run
+        self.x = x
+        self.reader: MetricsReader = run.reader()
+        self._loaded_x: str | None = None
+        self._cursor = 0
+        self._series: dict[str, list[tuple[float, float]]] = {}
+        self._perf: dict[str, list[tuple[float, float]]] = {}
+        self._appended = 0
+        self._t0: float | None = None
+        self._sample_cursor = 0
+        self._event_cursor = 0
+        self._telemetry_cursor = -1
+        self._telemetry_at = 0.0
+        self._recent: deque[tuple[int, float]] = deque(maxlen=200)  # (step, wall time)
+        self._step = 0
+        self._tokens = 0
+        self._perf_now: dict[str, float] = {}
+        self._log_size = -1
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def _xval(self, step: int, tokens: int, t: float) -> float:
+        if self.x == "tokens":
+            return float(tokens)
+        if self.x == "time":
+            return t - (self._t0 or t)
+        return float(step)
+
+    def _full_fetch(self) -> None:
+        r = self.reader
+        self._cursor = r.max_id("scalars")
+        self._t0 = r._first_time() if hasattr(r, "_first_time") else None
+        self._series = {k: r.series(k, x=self.x, max_points=MAX_POINTS) for k in LOSS_KEYS}
+        self._perf = {k: r.series(k, x="step", max_points=PERF_POINTS) for k in PERF_KEYS[:2]}
+        for k in PERF_KEYS:
+            last = r.last(k)
+            if last is not None:
+                self._perf_now[k] = last.value
+        last = r.last("train/loss")
+        if last is not None:
+            self._step, self._tokens = last.step, last.tokens
+        self._appended = 0
+        self._loaded_x = self.x
+
+    def poll(self) -> RunSnapshot:
+        info = self.run.info()
+        loss_changed = perf_changed = False
+        if self._loaded_x != self.x:
+            self._full_fetch()
+            loss_changed = perf_changed = True
+        else:
+            rows, cursor = self.reader.scalars_since(self._cursor, limit=200_000)
+            self._cursor = cursor
+            for row in rows:
+                if row.step >= self._step:
+                    self._step, self._tokens = row.step, max(self._tokens, row.tokens)
+                if row.key == "train/loss":
+                    self._recent.append((row.step, row.time))
+                if row.key in LOSS_KEYS:
+                    pts = self._series.setdefault(row.key, [])
+                    xv = self._xval(row.step, row.tokens, row.time)
+                    if not pts or xv >= pts[-1][0]:
+                        pts.append((xv, row.value))
+                        self._appended += 1
+                        loss_changed = True
+                elif row.key in PERF_KEYS:
+                    self._perf_now[row.key] = row.value
+                    if row.key in self._perf:
+                        self._perf[row.key].append((float(row.step), row.value))
+                        perf_changed = True
+            if self._appended > MAX_POINTS:  # too long to draw: downsample through the store again
+                self._full_fetch()
+                loss_changed = perf_changed = True
+            for k, pts in self._perf.items():
+                if len(pts) > 2 * PERF_POINTS:
+                    self._perf[k] = pts[-PERF_POINTS:]
+        snap = RunSnapshot(run_id=self.run.id, info=info, x=self.x, step=self._step, tokens=self._tokens,
+                           perf_now=dict(self._perf_now))
+        if loss_changed:
+            snap.loss = {k: list(v) for k, v in self._series.items()}
+        if perf_changed:
+            snap.perf = {k: list(v) for k, v in self._perf.items()}
+        self._poll_telemetry(snap)
+        snap.new_samples = self.reader.samples(since=self._sample_cursor)
+        if snap.new_samples:
+            self._sample_cursor = max(s.id for s in snap.new_samples)
+        snap.new_events = self.reader.events(since=self._event_cursor)
+        if snap.new_events:
+            self._event_cursor = snap.new_events[-1].id
+        try:
+            size = self.run.log_path.stat().st_size
+        except OSError:
+            size = -1
+        if size != self._log_size:
+            self._log_size = size
+            snap.log_tail = self.run.log_tail(40)
+        snap.loss_seen = bool(self._series.get("train/loss"))
+        snap.steps_per_s, snap.eta_s = self._eta(info)
+        return snap
+
+    def _poll_telemetry(self, snap: RunSnapshot) -> None:
+        """Telemetry is a few rows a second: fetch its downsampled series at most every 2 s."""
+        now = time.monotonic()
+        if now - self._telemetry_at < 2.0:
+            return
+        self._telemetry_at = now
+        top = self.reader.max_id("telemetry")
+        if top == self._telemetry_cursor:
+            return
+        self._telemetry_cursor = top
+        snap.telemetry = {k: self.reader.series(k, table="telemetry", max_points=TELEMETRY_POINTS)
+                          for k in TELEMETRY_KEYS}
+        snap.telemetry_now = self.reader.telemetry_latest()
+
+    def _eta(self, info) -> tuple[float | None, float | None]:
+        if info.status != "running":
+            return None, None
+        rate = None
+        if len(self._recent) >= 2:
+            recent = [p for p in self._recent if p[1] >= self._recent[-1][1] - 60]
+            (s0, t0), (s1, t1) = recent[0], recent[-1]
+            if t1 - t0 > 1.0 and s1 > s0:
+                rate = (s1 - s0) / (t1 - t0)
+        if rate is None and self._perf_now.get("perf/step_ms"):
+            rate = 1000.0 / self._perf_now["perf/step_ms"]
+        max_steps = info.max_steps
+        if rate and max_steps:
+            return rate, max(0.0, (max_steps - self._step) / rate)
+        return rate, None
+
+
+# ---------------------------------------------------------------- compare
+
+
+def compare_data(store: RunStore, run_ids: list[str], x: str = "step") -> dict:
+    """Everything the compare screen shows, read in one go (a worker calls this)."""
+    from workbench.config import IDENTITY_KEYS, flatten
+
+    out: dict = {"x": x, "curves": {}, "configs": {}, "summaries": {}, "samples": {}, "infos": {}}
+    for rid in run_ids:
+        run = store.run(rid)
+        info = run.info()
+        out["infos"][rid] = info
+        r = run.reader()
+        try:
+            out["curves"][rid] = {k: r.series(k, x=x, max_points=800) for k in LOSS_KEYS}
+            out["summaries"][rid] = run.cached_summary(info) if info.status != "running" else run.summary(r)
+            out["samples"][rid] = {s.step: s.text for s in r.samples(limit=10_000)}
+        finally:
+            r.close()
+        try:
+            out["configs"][rid] = flatten(run.config())
+        except Exception:  # noqa: BLE001 - a run without a readable config still compares
+            out["configs"][rid] = {}
+    all_keys: list[str] = []
+    for cfg in out["configs"].values():
+        all_keys += [k for k in cfg if k not in all_keys]
+    out["diff_keys"] = [k for k in all_keys if k not in IDENTITY_KEYS
+                        and len({repr(c.get(k)) for c in out["configs"].values()}) > 1]
+    return out

@@ -1,0 +1,163 @@
+"""One run, live: loss curve, GPU and speed, progress and ETA, config diff, samples, events and log."""
+
+from __future__ import annotations
+
+import threading
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer
+from textual.worker import get_current_worker
+
+from workbench.config import Config, flatten
+from workbench.tui.messages import RunActionDone, RunPolled, RunSnapshot
+from workbench.tui.poller import RunTail
+from workbench.tui.widgets.config_diff import ConfigDiff
+from workbench.tui.widgets.events_log import EventsLog
+from workbench.tui.widgets.loss_plot import LossPlot
+from workbench.tui.widgets.progress_header import ProgressHeader
+from workbench.tui.widgets.sample_view import SampleView
+from workbench.tui.widgets.telemetry_panel import TelemetryPanel
+
+X_AXES = ("step", "tokens", "time")
+
+
+def config_pair(run) -> tuple[dict, dict, str] | None:
+    """(own, parent, parent name) flattened, or None while the trainer has not written config.toml."""
+    try:
+        own = flatten(run.config())
+    except Exception:  # noqa: BLE001 - not written yet, or unreadable: try again next poll
+        return None
+    info = run.raw_info()
+    if info.parent_config:
+        chain = info.extends_chain or []
+        name = chain[1].rsplit("/", 1)[-1] if len(chain) > 1 else "parent"
+        return own, flatten(info.parent_config), name
+    return own, flatten(Config()), "defaults"
+
+
+class DashboardScreen(Screen):
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    BINDINGS = [
+        Binding("escape", "back", "back"),
+        Binding("x", "stop", "stop"),
+        Binding("r", "resume", "resume"),
+        Binding("l", "log_y", "log-y"),
+        Binding("t", "x_axis", "x-axis"),
+        Binding("f", "full_config", "full config"),
+        Binding("left", "older", "older sample", priority=True),
+        Binding("right", "newer", "newer", priority=True),
+    ]
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.x = "step"
+        self.wake = threading.Event()
+        self.tail: RunTail | None = None
+        self.status = "running"
+        self.polls = 0
+
+    def compose(self) -> ComposeResult:
+        yield ProgressHeader(self.run_id, id="progress")
+        with Horizontal(id="dash-top"):
+            yield LossPlot(id="loss")
+            with Vertical(id="dash-side"):
+                yield TelemetryPanel(id="telemetry")
+                yield ConfigDiff(id="config")
+        with Horizontal(id="dash-bottom"):
+            yield SampleView(id="sample")
+            yield EventsLog(id="events")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(LossPlot).replot()
+        self.poll_loop()
+
+    # ------------------------------------------------------------ polling (worker thread)
+
+    @work(thread=True, exclusive=True, group="dash-poll")
+    def poll_loop(self) -> None:
+        worker = get_current_worker()
+        run = self.app.store.run(self.run_id)
+        tail = RunTail(run, x=self.x)
+        configs = None
+        try:
+            while not worker.is_cancelled:
+                tail.x = self.x
+                try:
+                    snap = tail.poll()
+                except Exception as e:  # noqa: BLE001 - say what broke, keep going
+                    self.app.call_from_thread(self.notify, f"reading {self.run_id}: {e}", severity="error")
+                    snap = None
+                if snap is not None:
+                    if configs is None:
+                        configs = config_pair(run)
+                        snap.config = configs
+                    self.post_message(RunPolled(snap))
+                self.wake.wait(self.app.poll_interval)
+                self.wake.clear()
+        finally:
+            tail.close()
+
+    def on_run_polled(self, message: RunPolled) -> None:
+        snap: RunSnapshot = message.snap
+        info = snap.info
+        self.status = info.status
+        self.polls += 1
+        if snap.loss is not None:
+            curves = [("train", snap.loss.get("train/loss", [])), ("val", snap.loss.get("eval/val_loss", []))]
+            self.query_one(LossPlot).set_curves(curves, x=snap.x)
+        tele = self.query_one(TelemetryPanel)
+        if snap.telemetry is not None or snap.perf is not None or snap.perf_now or self.polls == 1:
+            tele.set_data(snap.telemetry, snap.telemetry_now, snap.perf, snap.perf_now,
+                          device=info.device_name or None)
+        self.query_one(ProgressHeader).set_state(
+            status=info.status, reason=info.reason, step=snap.step, max_steps=info.max_steps, eta=snap.eta_s,
+            tok_s=snap.perf_now.get("perf/tok_per_s"), mfu=snap.perf_now.get("perf/mfu"),
+            waiting=snap.step == 0 and not snap.loss_seen)
+        if snap.config:
+            self.query_one(ConfigDiff).set_configs(*snap.config)
+        self.query_one(SampleView).add(snap.new_samples)
+        self.query_one(EventsLog).add(snap.new_events, snap.log_tail)
+
+    def on_run_action_done(self, message: RunActionDone) -> None:
+        self.notify(message.text, severity=message.severity)
+        self.wake.set()
+
+    # ------------------------------------------------------------ keys
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_stop(self) -> None:
+        if self.status != "running":
+            self.notify(f"{self.run_id} is not running ({self.status})", severity="warning")
+            return
+        self.app.confirm_stop(self.run_id)
+
+    def action_resume(self) -> None:
+        self.app.resume(self.run_id, open_dashboard=False)
+        self.wake.set()
+
+    def action_log_y(self) -> None:
+        self.query_one(LossPlot).toggle_log()
+
+    def action_x_axis(self) -> None:
+        self.x = X_AXES[(X_AXES.index(self.x) + 1) % len(X_AXES)]
+        plot = self.query_one(LossPlot)
+        plot.x = self.x
+        plot._update_title()
+        self.wake.set()
+
+    def action_full_config(self) -> None:
+        self.query_one(ConfigDiff).toggle_full()
+
+    def action_older(self) -> None:
+        self.query_one(SampleView).older()
+
+    def action_newer(self) -> None:
+        self.query_one(SampleView).newer()

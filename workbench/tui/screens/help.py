@@ -1,0 +1,48 @@
+"""Every key, on every screen."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS = [
+    ("Home: experiments", [("s", "start the selected experiment"),
+                           ("S", "start it with overrides (key=value, as --set)"),
+                           ("↑/↓ enter", "move, fold/unfold"),
+                           ("tab", "switch between experiments and runs")]),
+    ("Home: runs", [("enter", "open the run's dashboard"), ("space", "mark / unmark for compare"),
+                    ("c", "compare the marked runs"), ("x", "stop the run (asks first)"),
+                    ("r", "resume a stopped run"), ("d", "delete a run that is not running (asks first)"),
+                    ("/", "filter runs (enter keeps, esc clears)"), ("o", "cycle the sort order")]),
+    ("Dashboard", [("l", "log / linear y axis"), ("t", "x axis: step, tokens, time"),
+                   ("f", "config: diff / full"), ("←/→", "older / newer sample"),
+                   ("x", "stop the run (asks first)"), ("r", "resume"), ("tab", "focus the next pane (scroll with ↑/↓)")]),
+    ("Compare", [("l", "log / linear y axis"), ("t", "x axis: step, tokens, time"),
+                 ("←/→", "samples at an earlier / later step"), ("↑/↓ pgup/pgdn", "scroll")]),
+    ("Everywhere", [("esc", "back"), ("?", "this help"), ("q", "quit (training goes on)")]),
+]
+
+
+class HelpScreen(ModalScreen):
+    BINDINGS = [Binding("escape,q,question_mark", "close", "close")]
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column()
+        for title, keys in KEYS:
+            table.add_row(f"[b u]{title}[/]", "")
+            for k, what in keys:
+                table.add_row(k, what)
+            table.add_row("", "")
+        with VerticalScroll(id="help"):
+            yield Static(table)
+            yield Static("Quitting or losing the SSH link never stops training: runs are their own "
+                         "processes, and the run store keeps their history.", classes="dim")
+
+    def action_close(self) -> None:
+        self.dismiss()

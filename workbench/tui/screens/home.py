@@ -1,0 +1,247 @@
+"""Home: the experiments, the runs, the host's GPUs. Start, stop, resume, delete, mark, compare."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+from textual.worker import get_current_worker
+
+from workbench import launch
+from workbench.errors import WorkbenchError
+from workbench.tui import poller
+from workbench.tui.messages import HostPolled, RunActionDone, RunsPolled
+from workbench.tui.screens.confirm import ConfirmScreen
+from workbench.tui.screens.overrides import OverridesScreen
+from workbench.tui.widgets.experiment_tree import ExperimentTree
+from workbench.tui.widgets.host_panel import HostPanel
+from workbench.tui.widgets.runs_table import SORTS, RunsTable
+
+
+class HomeScreen(Screen):
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    BINDINGS = [Binding("escape", "clear_filter", "clear filter", show=False)]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wake = threading.Event()
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="title")
+        with Horizontal(id="home-body"):
+            yield ExperimentTree(self.app.experiments_dir, id="experiments")
+            with Vertical(id="runs-box"):
+                yield Input(placeholder="filter runs: words in id, status, experiment", id="filter")
+                yield RunsTable(id="runs")
+        yield HostPanel(id="host")
+        yield Footer(compact=True)
+
+    @property
+    def tree(self) -> ExperimentTree:
+        return self.query_one(ExperimentTree)
+
+    @property
+    def table(self) -> RunsTable:
+        return self.query_one(RunsTable)
+
+    def on_mount(self) -> None:
+        self.query_one("#filter").display = False
+        self.tree.border_title = f"Experiments · {self.app.experiments_dir}"
+        self.tree.load()
+        self.tree.focus()
+        self._retitle()
+        self.poll_loop()
+
+    def on_screen_resume(self) -> None:
+        self.tree.load()
+        self.wake.set()
+
+    def _retitle(self) -> None:
+        t = self.table
+        n = len(t.rows_data)
+        marked = f" · {len(t.marked)} marked" if t.marked else ""
+        flt = f" · filter '{t.filter_text}'" if t.filter_text else ""
+        t.border_title = f"Runs ({n}) · sort: {t.sort_name}{flt}{marked}"
+        gpu = self.query_one(HostPanel).summary()
+        self.query_one("#title", Static).update(
+            f"[b]workbench[/b]  {self.app.location}" + (f"  [dim]·[/dim]  {gpu}" if gpu else ""))
+
+    # ------------------------------------------------------------ polling (worker thread)
+
+    @work(thread=True, exclusive=True, group="home-poll")
+    def poll_loop(self) -> None:
+        worker = get_current_worker()
+        runs = poller.RunsPoller(self.app.store)
+        host_every, n = 4, 0
+        while not worker.is_cancelled:
+            if self.app.screen is self or n == 0:
+                try:
+                    self.post_message(RunsPolled(runs.poll()))
+                except Exception as e:  # noqa: BLE001 - keep polling; say what broke
+                    self.app.call_from_thread(self.notify, f"reading runs: {e}", severity="error")
+                if n % host_every == 0:
+                    self.post_message(HostPolled(poller.host_snapshot()))
+                n += 1
+            self.wake.wait(self.app.poll_interval * 2)
+            self.wake.clear()
+
+    def on_runs_polled(self, message: RunsPolled) -> None:
+        self.table.set_rows(message.rows, poller.clock())
+        self._retitle()
+
+    def on_host_polled(self, message: HostPolled) -> None:
+        self.query_one(HostPanel).show(message.host)
+        self._retitle()
+
+    def on_run_action_done(self, message: RunActionDone) -> None:
+        self.notify(message.text, severity=message.severity)
+        self.wake.set()
+
+    # ------------------------------------------------------------ experiments
+
+    def action_start(self, overrides: list | None = None) -> None:
+        exp = self.tree.selected
+        if exp is None:
+            self.notify("select an experiment first", severity="warning")
+            return
+        if exp.error:
+            self.notify(exp.error, severity="error", timeout=8)
+            return
+        self.start_worker(str(exp.path), list(overrides or []))
+
+    def action_start_with(self) -> None:
+        exp = self.tree.selected
+        if exp is None or exp.error:
+            self.action_start()
+            return
+
+        def done(parts: list | None) -> None:
+            if parts is not None:
+                self.action_start(parts)
+
+        self.app.push_screen(OverridesScreen(exp.name), done)
+
+    @work(thread=True, group="actions")
+    def start_worker(self, path: str, overrides: list[str]) -> None:
+        try:
+            run = launch.start_run(self.app.store, path, overrides)
+        except WorkbenchError as e:
+            self.app.call_from_thread(self.notify, str(e), title="cannot start", severity="error", timeout=10)
+            return
+        except OSError as e:
+            self.app.call_from_thread(self.notify, f"starting failed: {e}", severity="error", timeout=10)
+            return
+        self.wake.set()
+        self.app.call_from_thread(self.app.open_run, run.id)
+
+    # ------------------------------------------------------------ runs
+
+    def _current(self):
+        row = self.table.current
+        if row is None:
+            self.notify("no run selected", severity="warning")
+        return row
+
+    def action_open_run(self) -> None:
+        row = self._current()
+        if row is not None:
+            self.app.open_run(row.id)
+
+    def action_mark(self) -> None:
+        row = self._current()
+        if row is None:
+            return
+        self.table.marked ^= {row.id}
+        self.table.redraw()
+        if self.table.cursor_row < self.table.row_count - 1:
+            self.table.move_cursor(row=self.table.cursor_row + 1)
+        self._retitle()
+
+    def action_compare(self) -> None:
+        t = self.table
+        ids = [r.id for r in t.rows_data if r.id in t.marked]
+        if len(ids) < 2:
+            self.notify("mark two or more runs with space, then press c", severity="warning")
+            return
+        self.app.open_compare(ids)
+
+    def action_stop(self) -> None:
+        row = self._current()
+        if row is None:
+            return
+        if row.status != "running":
+            self.notify(f"{row.id} is not running ({row.status})", severity="warning")
+            return
+        self.app.confirm_stop(row.id)
+
+    def action_resume(self) -> None:
+        row = self._current()
+        if row is not None:
+            self.app.resume(row.id)
+
+    def action_delete(self) -> None:
+        row = self._current()
+        if row is None:
+            return
+        if row.status == "running":
+            self.notify(f"{row.id} is running; stop it first (x)", severity="warning")
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.delete_worker(row.id)
+
+        self.app.push_screen(ConfirmScreen(f"Delete [b]{row.id}[/b] with its checkpoints and metrics?"), answer)
+
+    @work(thread=True, group="actions")
+    def delete_worker(self, run_id: str) -> None:
+        run = self.app.store.run(run_id)
+        try:
+            if run.info().status == "running":
+                raise WorkbenchError(f"{run_id} is running; stop it first")
+            shutil.rmtree(run.path)
+        except (OSError, WorkbenchError) as e:
+            self.post_message(RunActionDone(f"delete failed: {e}", "error"))
+            return
+        self.table.marked.discard(run_id)
+        self.post_message(RunActionDone(f"deleted {run_id}"))
+
+    # ------------------------------------------------------------ filter and sort
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.value = self.table.filter_text
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.table.filter_text = event.value
+            self.table.redraw()
+            self._retitle()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            event.input.display = bool(event.value)
+            self.table.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.display:
+            box.value = ""
+            box.display = False
+            self.table.filter_text = ""
+            self.table.redraw()
+            self.table.focus()
+            self._retitle()
+
+    def action_sort(self) -> None:
+        self.table.sort_index = (self.table.sort_index + 1) % len(SORTS)
+        self.table.redraw(force=True)
+        self._retitle()

@@ -1,0 +1,66 @@
+"""The run's hyperparameters against the experiment its file extends: only what differs, or all."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from workbench.config import IDENTITY_KEYS
+from workbench.formatting import fmt_value
+
+
+def short(v: object, n: int = 24) -> str:
+    s = fmt_value(v)
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+class ConfigDiff(VerticalScroll):
+    can_focus = True
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.own: dict | None = None
+        self.base: dict | None = None
+        self.parent_name = ""
+        self.full = False
+        self.border_title = "Config"
+
+    def compose(self):
+        yield Static("reading the config…", id="config-text")
+
+    def set_configs(self, own: dict, parent: dict, parent_name: str) -> None:
+        self.own, self.base, self.parent_name = own, parent, parent_name
+        self.redraw()
+
+    def toggle_full(self) -> None:
+        self.full = not self.full
+        self.redraw()
+
+    def redraw(self) -> None:
+        if self.own is None:
+            return
+        own, parent = self.own, self.base or {}
+        changed = [k for k in own if k not in IDENTITY_KEYS and own.get(k) != parent.get(k)]
+        t = Text(no_wrap=True, overflow="ellipsis")
+        if self.full:
+            self.border_title = f"Config (full) · * vs {self.parent_name}"
+            section = ""
+            for k, v in own.items():
+                s, name = k.split(".", 1)
+                if s != section:
+                    section = s
+                    t.append(f"[{s}]\n", style="bold")
+                star = k in changed
+                t.append(f"{'*' if star else ' '} {name} = ", style="bold yellow" if star else "")
+                t.append(f"{short(v, 40)}\n", style="yellow" if star else "dim")
+        else:
+            self.border_title = f"vs {self.parent_name}"
+            if not changed:
+                t.append(f"same settings as {self.parent_name}\n", style="dim")
+            for k in changed:
+                t.append(f"{k} ", style="bold")
+                t.append(short(parent.get(k)), style="dim")
+                t.append("→", style="yellow")
+                t.append(f"{short(own.get(k))}\n", style="yellow")
+        self.query_one("#config-text", Static).update(t)

@@ -1,0 +1,116 @@
+"""The runs: status in colour, experiment, step/max, best val, tok/s, started, duration."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from workbench.formatting import (
+    STATUS_COLOR,
+    STATUS_SYMBOL,
+    fmt_duration,
+    fmt_loss,
+    fmt_rate,
+    fmt_steps,
+)
+from workbench.tui.messages import RunRow
+
+SORTS = [  # (name, key, reverse)
+    ("started", lambda r: (r.started or 0, r.id), True),
+    ("status", lambda r: (r.status != "running", r.status, -(r.started or 0)), False),
+    ("best val", lambda r: (r.best_val is None, r.best_val or 0.0), False),
+    ("tok/s", lambda r: (r.tok_s or 0.0), True),
+    ("experiment", lambda r: (r.experiment, -(r.started or 0)), False),
+]
+
+
+def fmt_started(ts: float | None, now: float) -> str:
+    """Deterministic given `now`: time of day within 20 h, else the date (`workbench show` has both)."""
+    if ts is None:
+        return "-"
+    if now - ts < 20 * 3600:
+        return time.strftime("%H:%M", time.localtime(ts))
+    return time.strftime("%b %d", time.localtime(ts))
+
+
+class RunsTable(DataTable):
+    BINDINGS = [
+        Binding("enter", "screen.open_run", "open"),
+        Binding("space", "screen.mark", "mark"),
+        Binding("c", "screen.compare", "compare"),
+        Binding("x", "screen.stop", "stop"),
+        Binding("r", "screen.resume", "resume"),
+        Binding("d", "screen.delete", "delete"),
+        Binding("slash", "screen.filter", "filter"),
+        Binding("o", "screen.sort", "sort"),
+    ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        self.rows_data: list[RunRow] = []
+        self.shown: list[RunRow] = []
+        self.marked: set[str] = set()
+        self.filter_text = ""
+        self.sort_index = 0
+        self.now = time.time()
+        self._last_key: tuple | None = None
+
+    def on_mount(self) -> None:
+        for label, key in [(" run", "run"), ("status", "status"), ("step", "step"),
+                           ("best val", "val"), ("tok/s", "tok"), ("started", "started"), ("took", "dur")]:
+            self.add_column(label, key=key)
+
+    @property
+    def sort_name(self) -> str:
+        return SORTS[self.sort_index][0]
+
+    def set_rows(self, rows: list[RunRow], now: float) -> None:
+        self.rows_data, self.now = rows, now
+        self.redraw()
+
+    def redraw(self, force: bool = False) -> None:
+        rows = self.rows_data
+        if self.filter_text:
+            words = self.filter_text.lower().split()
+            rows = [r for r in rows if all(w in f"{r.id} {r.status} {r.experiment}".lower() for w in words)]
+        _, key, reverse = SORTS[self.sort_index]
+        rows = sorted(rows, key=key, reverse=reverse)
+        cells = [self._cells(r) for r in rows]
+        state = (tuple(map(str, cells)), tuple(sorted(self.marked)))
+        if state == self._last_key and not force:
+            return
+        self._last_key = state
+        current = self.current_id
+        self.clear()
+        for r, row in zip(rows, cells):
+            self.add_row(*row, key=r.id)
+        self.shown = rows
+        if current is not None:
+            for i, r in enumerate(rows):
+                if r.id == current:
+                    self.move_cursor(row=i, animate=False)
+                    break
+
+    def _cells(self, r: RunRow) -> list:
+        color = STATUS_COLOR.get(r.status, "white")
+        run = Text("*", style="bold magenta") if r.id in self.marked else Text(" ")
+        run.append(r.id, style="bold" if r.status == "running" else "")
+        status = Text(f"{STATUS_SYMBOL.get(r.status, '?')} {r.status}", style=color)
+        val = Text(fmt_loss(r.best_val), style="magenta" if r.best_val != r.best_val else "")
+        return [run, status,
+                fmt_steps(r.step, r.max_steps), val, fmt_rate(r.tok_s), fmt_started(r.started, self.now),
+                fmt_duration(r.duration)]
+
+    @property
+    def current_id(self) -> str | None:
+        if not self.shown or self.cursor_row is None or not (0 <= self.cursor_row < len(self.shown)):
+            return None
+        return self.shown[self.cursor_row].id
+
+    @property
+    def current(self) -> RunRow | None:
+        rid = self.current_id
+        return next((r for r in self.shown if r.id == rid), None)

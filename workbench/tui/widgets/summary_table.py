@@ -1,0 +1,64 @@
+"""The compare screen's summary: one column per run, one row per figure (best val, tok/s, MFU, …).
+
+Runs are columns so that a few runs fit in 80 columns; the settings that differ use the same layout.
+"""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from workbench.formatting import (
+    STATUS_COLOR,
+    STATUS_SYMBOL,
+    fmt_bytes,
+    fmt_duration,
+    fmt_loss,
+    fmt_pct,
+    fmt_rate,
+    fmt_steps,
+)
+from workbench.tui.widgets.loss_plot import RICH_COLORS
+
+
+def fmt_params(n: int | None) -> str:
+    if not n:
+        return "-"
+    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.0f}k"
+
+
+def runs_grid(run_ids: list[str]) -> Table:
+    """A table whose first column names a row and whose other columns are the runs, in their colours."""
+    table = Table(box=None, padding=(0, 1, 0, 0), expand=False, header_style="bold")
+    table.add_column("", style="bold", no_wrap=True)
+    for i, rid in enumerate(run_ids):
+        table.add_column(Text(rid, style=f"bold {RICH_COLORS[i % len(RICH_COLORS)]}"), no_wrap=True,
+                         overflow="ellipsis")
+    return table
+
+
+class SummaryTable(Static):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("", **kwargs)
+        self.border_title = "Summary"
+
+    def show(self, run_ids: list[str], infos: dict, summaries: dict) -> None:
+        table = runs_grid(run_ids)
+        s = [summaries.get(rid, {}) for rid in run_ids]
+        inf = [infos.get(rid) for rid in run_ids]
+        best = min((x.get("best_val_loss") for x in s if x.get("best_val_loss") is not None), default=None)
+        statuses = [i.status if i else "?" for i in inf]
+        table.add_row("status", *[Text(f"{STATUS_SYMBOL.get(st, '?')} {st}", style=STATUS_COLOR.get(st, ""))
+                                  for st in statuses])
+        table.add_row("step", *[fmt_steps(x.get("step"), x.get("max_steps")) for x in s])
+        table.add_row("best val", *[Text(fmt_loss(x.get("best_val_loss")),
+                                         style="bold green" if best is not None and x.get("best_val_loss") == best
+                                         else "") for x in s])
+        table.add_row("final train", *[fmt_loss(x.get("final_train_loss")) for x in s])
+        table.add_row("tok/s", *[fmt_rate(x.get("tokens_per_sec")) for x in s])
+        table.add_row("MFU", *[fmt_pct(x.get("mfu")) if x.get("mfu") is not None else "-" for x in s])
+        table.add_row("peak mem", *[fmt_bytes(x.get("peak_memory_bytes")) for x in s])
+        table.add_row("wall time", *[fmt_duration(x.get("wall_time_s")) for x in s])
+        table.add_row("params", *[fmt_params(x.get("params") or (i.params if i else None)) for x, i in zip(s, inf)])
+        self.update(table)

@@ -1,0 +1,79 @@
+"""GPU util and memory over time (the run's telemetry), tok/s and MFU now and as sparklines."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from workbench.formatting import fmt_bytes, fmt_rate
+from workbench.tui.widgets.sparkline import spark
+
+
+class TelemetryPanel(Static):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("", **kwargs)
+        self.telemetry: dict[str, list[tuple[float, float]]] = {}
+        self.now: dict[str, float] = {}
+        self.perf: dict[str, list[tuple[float, float]]] = {}
+        self.perf_now: dict[str, float] = {}
+        self.device = ""
+        self.border_title = "GPU · speed"
+
+    def set_data(self, telemetry=None, telemetry_now=None, perf=None, perf_now=None, device=None) -> None:
+        if telemetry is not None:
+            self.telemetry = telemetry
+        if telemetry_now:
+            self.now = telemetry_now
+        if perf is not None:
+            self.perf = perf
+        if perf_now:
+            self.perf_now = perf_now
+        if device is not None:
+            self.device = device
+            self.border_title = device or "GPU · speed"
+        self.update(self.build())
+
+    def on_resize(self) -> None:
+        self.update(self.build())
+
+    def build(self) -> Text:
+        width = max(20, self.content_size.width or 30)
+        sw = max(4, width - 17)
+        t = Text(no_wrap=True, overflow="ellipsis")
+
+        def line(label: str, values: list[float], now: str, lo=None, hi=None, style="cyan") -> None:
+            t.append(f"{label:<6}")
+            t.append(spark(values, sw, lo, hi) if values else "·" * sw, style=style)
+            t.append(f" {now:>10}\n")
+
+        util = [v for _, v in self.telemetry.get("gpu/util", [])]
+        mem = [v for _, v in self.telemetry.get("gpu/mem_used", [])]
+        total = self.now.get("gpu/mem_total")
+        if util or "gpu/util" in self.now:
+            u = self.now.get("gpu/util")
+            line("util", util, f"{u:.0f}%" if u is not None else "-", 0, 100, "green")
+            used = self.now.get("gpu/mem_used")
+            now = f"{(used or 0) / 1e9:.1f}/{total / 1e9:.0f}G" if total else fmt_bytes(used)
+            line("mem", mem, now, 0, total, "magenta")
+            extra = [f"{self.now[k]:.0f}{u}" for k, u in (("gpu/power_w", " W"), ("gpu/temp_c", "°C"),
+                                                           ("gpu/sm_clock_mhz", " MHz")) if k in self.now]
+            if extra:
+                t.append(" · ".join(extra) + "\n", style="dim")
+        else:
+            cpu = [v for _, v in self.telemetry.get("cpu/percent", [])]
+            c = self.now.get("cpu/percent")
+            if cpu or c is not None:
+                line("cpu", cpu, f"{c:.0f}%" if c is not None else "-", 0, None, "green")
+                rss = self.now.get("cpu/rss_bytes")
+                t.append(f"no GPU · rss {fmt_bytes(rss)}\n", style="dim")
+            else:
+                t.append("no telemetry yet\n", style="dim")
+        tok = [v for _, v in self.perf.get("perf/tok_per_s", [])]
+        mfu = [v for _, v in self.perf.get("perf/mfu", [])]
+        line("tok/s", tok, fmt_rate(self.perf_now.get("perf/tok_per_s")), 0, None, "yellow")
+        m = self.perf_now.get("perf/mfu")
+        line("MFU", [100 * v for v in mfu], f"{100 * m:.1f}%" if m is not None else "-", 0, None, "yellow")
+        ms = self.perf_now.get("perf/step_ms")
+        if ms is not None:
+            t.append(f"step {ms:.0f} ms", style="dim")
+        return t
