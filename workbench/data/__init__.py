@@ -250,7 +250,7 @@ class Batches:
                 f"({block_size + 2}); use more data, a smaller block_size or another data.val_fraction")
         self.block_size, self.batch_size, self.device = block_size, batch_size, device
         self.n = len(tokens)
-        self.on_device = self.n <= ON_DEVICE_MAX_TOKENS or device.type == "cpu"
+        self.on_device = self.n <= ON_DEVICE_MAX_TOKENS  # else: read from the memmap per batch
         gen_device = device if self.on_device and device.type == "cuda" else torch.device("cpu")
         self.generator = torch.Generator(device=gen_device)
         self.generator.manual_seed(seed)
@@ -262,13 +262,20 @@ class Batches:
             self.tokens = tokens
         self.pin = device.type == "cuda"
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def make_generator(self, seed: int) -> torch.Generator:
+        """A generator on the device batches are drawn on (evaluation uses a fixed one)."""
+        g = torch.Generator(device=self.generator.device)
+        g.manual_seed(seed)
+        return g
+
+    def next(self, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         B, T = self.batch_size, self.block_size
+        generator = generator or self.generator
         if self.on_device:
-            ix = torch.randint(self.n - T - 1, (B,), device=self.data.device, generator=self.generator)
+            ix = torch.randint(self.n - T - 1, (B,), device=self.data.device, generator=generator)
             xy = self.data[ix[:, None] + self.offsets].long()
             return xy[:, :-1], xy[:, 1:]
-        ix = torch.randint(self.n - T - 1, (B,), generator=self.generator).numpy()
+        ix = torch.randint(self.n - T - 1, (B,), generator=generator).numpy()
         xy = np.stack([np.asarray(self.tokens[i:i + T + 1], dtype=np.int64) for i in ix])
         t = torch.from_numpy(xy)
         if self.pin:
