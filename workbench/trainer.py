@@ -210,13 +210,17 @@ def _train(cfg: Config, run, writer, console, flag: StopFlag, resume: bool, stat
         })
 
     @torch.no_grad()
-    def evaluate() -> dict[str, float]:
+    def evaluate() -> dict[str, float] | None:
+        """Mean loss on eval.batches batches of each split; None when a signal cut it short."""
         model.eval()
         out = {}
         for split, batches, seed in (("train", train_batches, t.seed + 2), ("val", val_batches, t.seed + 3)):
             g = batches.make_generator(seed)  # the same batches at every evaluation
             losses = torch.zeros(cfg.eval.batches, device=device)
             for k in range(cfg.eval.batches):
+                if flag.signum is not None:  # stop promptly: a long evaluation is not worth the wait
+                    model.train()
+                    return None
                 x, y = batches.next(g)
                 with setup.autocast():
                     _, loss = compiled(x, y)
@@ -308,6 +312,8 @@ def _train(cfg: Config, run, writer, console, flag: StopFlag, resume: bool, stat
         if win_losses:
             log_point()
         ev = evaluate()
+        if ev is None:
+            return
         improved = math.isfinite(ev["val"]) and (state["best_val"] is None or ev["val"] < state["best_val"])
         writer.scalars(step, tokens, {"eval/train_loss": ev["train"], "eval/val_loss": ev["val"]})
         console.evaluated(step, ev["train"], ev["val"])
@@ -388,7 +394,7 @@ def _train(cfg: Config, run, writer, console, flag: StopFlag, resume: bool, stat
         reason = done()
         if cfg.eval.interval and step % cfg.eval.interval == 0 and reason is None:
             do_eval()
-        if cfg.sample.interval > 0 and step % cfg.sample.interval == 0 and reason is None:
+        if cfg.sample.interval > 0 and step % cfg.sample.interval == 0 and reason is None and flag.signum is None:
             do_sample()
         if cfg.checkpoint.interval and step % cfg.checkpoint.interval == 0 and reason is None:
             do_checkpoint("interval")
@@ -405,7 +411,7 @@ def _train(cfg: Config, run, writer, console, flag: StopFlag, resume: bool, stat
         res = Result("stopped", f"stopped by {name} at step {step}", signum=sig)
         return res
     do_eval()
-    if cfg.sample.interval >= 0:
+    if cfg.sample.interval >= 0 and flag.signum is None:
         do_sample()
     do_checkpoint("end")
     return Result("finished", reason)
