@@ -54,3 +54,35 @@ def write_fake_run(store, name: str, status: str = "finished", steps: int = 100,
         run.mark_ended(status, "" if status == "finished" else f"{status} for a test",
                        ended=started + steps * 0.1)
     return run
+
+
+# ---------------------------------------------------------------- TUI (tests/test_tui*.py)
+
+
+@pytest.fixture
+def tui_store(tmp_path: Path) -> tuple[Path, Path]:
+    """(runs_dir, experiments_dir): three ended runs with fixed times and values."""
+    from fixtures_store import make_store
+
+    return make_store(tmp_path)
+
+
+@pytest.fixture
+def pinned_tui(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No wall-clock or host-dependent text in the TUI: fixed 'now', UTC, one fake GPU."""
+    import time
+
+    from fixtures_store import T0
+
+    from workbench.tui import poller
+    from workbench.tui.messages import GpuRow, HostSnapshot
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    monkeypatch.setattr(poller, "clock", lambda: T0 + 7200)
+    host = HostSnapshot(gpus=[GpuRow(0, "NVIDIA H100 80GB HBM3", 87.0, 61.2e9, 80e9, 71.0, 512.0)],
+                        gpu_note="", cpu_pct=12.0, ram_used=10.2e9, ram_total=64e9)
+    monkeypatch.setattr(poller, "host_snapshot", lambda: host)
+    yield
+    monkeypatch.undo()
+    time.tzset()

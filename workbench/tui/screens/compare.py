@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from rich.text import Text
 from textual import work
@@ -63,7 +64,10 @@ class CompareScreen(Screen):
             data = poller.compare_data(self.app.store, self.run_ids, x=self.x)
             self.post_message(ComparePolled(data))
             running = any(i.status == "running" for i in data["infos"].values())
-            self.wake.wait(2.0 if running else 3600)
+            deadline = time.monotonic() + (2.0 if running else 3600.0)
+            while not worker.is_cancelled and time.monotonic() < deadline:
+                if self.wake.wait(0.25):  # short waits: quitting must not wait on this thread
+                    break
             self.wake.clear()
 
     def on_compare_polled(self, message: ComparePolled) -> None:

@@ -76,6 +76,7 @@ class ExperimentTree(Tree[Experiment]):
         if not exps:
             self.root.add_leaf(Text(f"no *.toml files in {self.folder}/", style="dim"))
         self.root.expand()
+        self.cursor_line = 0
         if selected is not None:
             for line in range(self.last_line + 1):
                 node = self.get_node_at_line(line)

@@ -51,20 +51,27 @@ class LossPlot(PlotextPlot):
     def replot(self) -> None:
         self._update_title()
         plt = self.plt
-        plt.clear_data()
+        plt.clear_figure()  # also forgets log-y tick labels
         plt.title("")
         drawn = 0
+        lo, hi = math.inf, -math.inf
         for i, (label, pts) in enumerate(self.curves):
             pts = [(x, y) for x, y in pts if math.isfinite(y) and (y > 0 or not self.logy)]
             if not pts:
                 continue
             xs, ys = zip(*pts)
+            if self.logy:  # plotext's own log scale breaks with legends: plot log10 and label the ticks
+                ys = tuple(math.log10(y) for y in ys)
+            lo, hi = min(lo, *ys), max(hi, *ys)
+            color = COLORS[i % len(COLORS)]
             if len(pts) == 1:
-                plt.scatter(xs, ys, label=label, color=COLORS[i % len(COLORS)], marker="dot")
+                plt.scatter(xs, ys, label=label, color=color, marker="dot")
             else:
-                plt.plot(xs, ys, label=label, color=COLORS[i % len(COLORS)], marker="braille")
+                plt.plot(xs, ys, label=label, color=color, marker="braille")
             drawn += 1
-        plt.yscale("log" if self.logy else "linear")
+        if self.logy and drawn:
+            ticks = [lo + (hi - lo) * k / 4 for k in range(5)] if hi > lo else [lo]
+            plt.yticks(ticks, [f"{10 ** v:.3g}" for v in ticks])
         plt.xlabel(X_LABELS.get(self.x, self.x))
         if not drawn:
             plt.title(self.empty_text)
