@@ -52,7 +52,7 @@ class HomeScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#filter").display = False
-        self.tree.border_title = f"Experiments · {self.app.experiments_dir}"
+        self.tree.border_title = f"Experiments · {self.app.experiments_dir.name}/"
         self.tree.load()
         self.tree.focus()
         self._retitle()

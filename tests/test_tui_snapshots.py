@@ -1,0 +1,76 @@
+"""Snapshots (pytest-textual-snapshot) of home, dashboard and compare at 80x24 and 160x48.
+
+The fixture store is deterministic (fixed times, ended runs) and `pinned_tui` fixes 'now', the
+time zone and the GPU list. Update with `pytest tests/test_tui_snapshots.py --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytest.importorskip("pytest_textual_snapshot")
+
+from workbench.tui.app import WorkbenchApp  # noqa: E402
+from workbench.tui.screens.compare import CompareScreen  # noqa: E402
+from workbench.tui.screens.dashboard import DashboardScreen  # noqa: E402
+from workbench.tui.screens.home import HomeScreen  # noqa: E402
+from workbench.tui.widgets.runs_table import RunsTable  # noqa: E402
+
+SIZES = [(80, 24), (160, 48)]
+
+
+async def until(pilot, cond, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if cond():
+                await pilot.pause(0.3)  # let the last redraw land
+                return
+        except Exception:  # noqa: BLE001 - not composed yet
+            pass
+        await pilot.pause(0.05)
+    raise AssertionError("timed out preparing the snapshot")
+
+
+async def home_ready(pilot) -> None:
+    app = pilot.app
+    await until(pilot, lambda: isinstance(app.screen, HomeScreen)
+                and app.screen.query_one(RunsTable).row_count == 3
+                and "H100" in str(app.screen.query_one("#host").render()))
+
+
+def make_app(tui_store) -> WorkbenchApp:
+    return WorkbenchApp(*tui_store, location="~/demo", poll_interval=0.1)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_home_snapshot(snap_compare, tui_store, pinned_tui, size):
+    assert snap_compare(make_app(tui_store), terminal_size=size, run_before=home_ready)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_dashboard_snapshot(snap_compare, tui_store, pinned_tui, size):
+    async def before(pilot) -> None:
+        await home_ready(pilot)
+        app = pilot.app
+        app.open_run("tiny-20260101-120000")
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen)
+                    and len(app.screen.query_one("#sample").samples) == 2
+                    and app.screen.query_one("#config").own is not None
+                    and app.screen.query_one("#loss").curves
+                    and app.screen.query_one("#telemetry").telemetry)
+
+    assert snap_compare(make_app(tui_store), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_compare_snapshot(snap_compare, tui_store, pinned_tui, size):
+    async def before(pilot) -> None:
+        await home_ready(pilot)
+        app = pilot.app
+        app.open_compare(["tiny-20260101-120000", "fast-20260101-123000"])
+        await until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.data is not None)
+
+    assert snap_compare(make_app(tui_store), terminal_size=size, run_before=before)
