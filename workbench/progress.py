@@ -113,7 +113,7 @@ class Console:
         self.close_bar()
         lines = [f"{status} at step {step}" + (f": {reason}" if reason else ""),
                  f"  best val loss  {loss_text(best_val)}",
-                 f"  tok/s          {human(tok_s)}",
+                 f"  tok/s (mean)   {human(tok_s)}",
                  f"  wall time      {duration(wall_s)}",
                  f"  run folder     {run_path}"]
         for line in lines:

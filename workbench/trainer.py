@@ -284,7 +284,9 @@ def _train(cfg: Config, run, writer, console, flag: StopFlag, resume: bool, stat
             if peak:
                 mfu = tok_s * fpt / (peak * 1e12)
                 values["perf/mfu"] = mfu
-            state["tok_per_s"] = tok_s
+            state["win_tokens"] = state.get("win_tokens", 0) + win_steps * tokens_per_step
+            state["win_time"] = state.get("win_time", 0.0) + now - win_t0
+            state["tok_per_s"] = state["win_tokens"] / state["win_time"]  # the run's mean, first step excluded
         writer.scalars(step, tokens, values)
         console.update(step, values["train/loss"], tok_s, mfu, eta(tok_s))
         win_t0, win_steps = now, 0
