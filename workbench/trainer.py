@@ -394,12 +394,14 @@ def _train(cfg: Config, run, writer, console, flag: StopFlag, resume: bool, stat
             if step % t.log_interval == 0:
                 log_point()
         reason = done()
+        aside_t0 = time.time()  # evaluation, samples and checkpoints are kept out of tok/s
         if cfg.eval.interval and step % cfg.eval.interval == 0 and reason is None:
             do_eval()
         if cfg.sample.interval > 0 and step % cfg.sample.interval == 0 and reason is None and flag.signum is None:
             do_sample()
         if cfg.checkpoint.interval and step % cfg.checkpoint.interval == 0 and reason is None:
             do_checkpoint("interval")
+        win_t0 += time.time() - aside_t0
 
     # ---- the end: finished (a limit) or stopped (a signal)
     if win_losses:
