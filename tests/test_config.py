@@ -8,8 +8,16 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, workbench_cmd, workbench_env
-from workbench.config import (Config, all_keys, config_to_toml, diff_configs, extends_chain,
-                              load_config, parse_override, reference_markdown)
+from workbench.config import (
+    Config,
+    all_keys,
+    config_to_toml,
+    diff_configs,
+    extends_chain,
+    load_config,
+    parse_override,
+    reference_markdown,
+)
 from workbench.errors import WorkbenchError
 
 EXPERIMENTS = sorted((ROOT / "experiments").rglob("*.toml"))
