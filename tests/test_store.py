@@ -207,3 +207,21 @@ def test_list_runs_newest_first_with_filters(runs_dir):
     assert [i.experiment for i in store.list_runs()] == ["c", "b", "a"]
     assert [i.experiment for i in store.list_runs(status="stopped")] == ["b"]
     assert [i.experiment for i in store.list_runs(experiment="a")] == ["a"]
+
+
+def test_an_exited_but_uncollected_child_reads_as_crashed(runs_dir):
+    """The TUI starts trainers as its children; one that exits is a zombie until collected."""
+    import psutil
+
+    store = RunStore(runs_dir)
+    run = store.create_run(store.new_run_id("z"), Config())
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        started = psutil.Process(p.pid).create_time()
+        deadline = time.monotonic() + 30
+        while psutil.Process(p.pid).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+            time.sleep(0.05)
+        run.update_info(pid=p.pid, pid_start_time=started)
+        assert run.info().status == "crashed"
+    finally:
+        p.wait(timeout=10)

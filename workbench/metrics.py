@@ -251,11 +251,12 @@ class MetricsReader:
                     f"GROUP BY CAST(({col} - ?) / ? AS INTEGER)", (key, lo, width))
             pts = sorted(set(pts))
         if x == "time" or table == "telemetry":
-            t0 = self._first_time()
+            t0 = self.first_time()
             pts = [(t - t0, v) for t, v in pts] if t0 is not None else pts
         return [(float(a), float(b)) for a, b in pts]
 
-    def _first_time(self) -> float | None:
+    def first_time(self) -> float | None:
+        """Wall clock of the run's first point: x = 0 on the time axis."""
         rows = self._query("SELECT MIN(t) FROM (SELECT MIN(time) AS t FROM scalars "
                            "UNION ALL SELECT MIN(time) FROM telemetry)")
         return rows[0][0] if rows else None

@@ -43,10 +43,15 @@ def boot_id() -> str:
 
 
 def process_start_time(pid: int) -> float | None:
+    """When the process started, or None if it is gone (a zombie counts as gone: it has exited,
+    only its parent has not collected it yet)."""
     import psutil
 
     try:
-        return psutil.Process(pid).create_time()
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return proc.create_time()
     except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
         return None
 

@@ -139,7 +139,7 @@ class RunTail:
     def _full_fetch(self) -> None:
         r = self.reader
         self._cursor = r.max_id("scalars")
-        self._t0 = r._first_time() if hasattr(r, "_first_time") else None
+        self._t0 = r.first_time()
         self._series = {k: r.series(k, x=self.x, max_points=MAX_POINTS) for k in LOSS_KEYS}
         self._perf = {k: r.series(k, x="step", max_points=PERF_POINTS) for k in PERF_KEYS[:2]}
         for k in PERF_KEYS:
