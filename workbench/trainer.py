@@ -89,6 +89,84 @@ class StopFlag:
             signal.signal(sig, old)
 
 
+@dataclass
+class Parts:
+    """Everything a training step needs, built the same way for `run`, `bench` and `profile`."""
+
+    setup: object  # device.Setup
+    ds: object  # data.Dataset
+    model: torch.nn.Module
+    compiled: torch.nn.Module  # the model, or torch.compile(model): compiled once
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    train_batches: object  # data.Batches
+    val_batches: object
+    counts: dict
+    tokens_per_step: int
+    flops_per_token: float
+    peak: float | None  # dense TFLOP/s of the device at the run's precision, or None
+    ckpt: dict | None = None
+
+
+def build(cfg: Config, setup=None, load_ckpt=None) -> Parts:
+    """Seeds, data, model, optimizer, scaler, batches and the compiled model for `cfg`.
+    `load_ckpt(tokenizer, device)`, when given, returns a checkpoint (or None), read before
+    the model is built so a resumed run refuses a changed vocabulary first."""
+    from workbench.data import Batches
+
+    t, m = cfg.train, cfg.model
+    setup = setup or resolve(cfg.system)
+    device = setup.device
+    torch.manual_seed(t.seed)
+    np.random.seed(t.seed % 2**32)
+    random.seed(t.seed)
+    ds = load_dataset(cfg.data)
+    ckpt = load_ckpt(ds.tokenizer, device) if load_ckpt else None
+    model = build_model(m, ds.tokenizer.vocab_size).to(device)
+    counts = model.param_counts()
+    optimizer = configure_optimizer(model, t.weight_decay, t.lr, (t.beta1, t.beta2), setup.fused_optimizer)
+    scaler = setup.scaler()
+    B, T = t.batch_size, m.block_size
+    train_batches = Batches(ds.train, T, B, device, t.seed, "train")
+    val_batches = Batches(ds.val, T, B, device, t.seed + 1, "val")
+    compiled = model
+    if setup.compile:
+        mode = None if cfg.system.compile_mode == "default" else cfg.system.compile_mode
+        compiled = torch.compile(model, mode=mode)
+    peak = cfg.system.peak_tflops or peak_tflops(setup.device_name, setup.precision)
+    fpt = flops_per_token(counts["flops"], getattr(model, "n_layer", 0), getattr(model, "n_head", 0),
+                          getattr(model, "head_size", 0), T)
+    return Parts(setup, ds, model, compiled, optimizer, scaler, train_batches, val_batches, counts,
+                 B * T * t.grad_accum, fpt, peak, ckpt)
+
+
+def train_step(p: Parts, grad_accum: int, grad_clip: float) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One optimizer step: grad_accum micro-batches forward and backward, clip, step.
+    Returns the step's loss and grad norm as device tensors: no host sync."""
+    loss_sum = None
+    for _ in range(grad_accum):
+        x, y = p.train_batches.next()
+        with p.setup.autocast():
+            _, loss = p.compiled(x, y)
+            if grad_accum > 1:
+                loss = loss / grad_accum
+        p.scaler.scale(loss).backward()
+        loss_sum = loss.detach() if loss_sum is None else loss_sum + loss.detach()
+    norm = None
+    if grad_clip > 0:
+        p.scaler.unscale_(p.optimizer)
+        norm = torch.nn.utils.clip_grad_norm_(p.model.parameters(), grad_clip)
+    p.scaler.step(p.optimizer)
+    p.scaler.update()
+    p.optimizer.zero_grad(set_to_none=True)
+    return loss_sum, norm
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
 def _nullconsole():
     class Null:
         def __getattr__(self, name):
@@ -139,31 +217,24 @@ def train(cfg: Config, run, resume: bool = False, console=None, stop: StopFlag |
 def _train(cfg: Config, run, writer, console, flag: StopFlag, resume: bool, state: dict,
            threads: list) -> Result:
     t, m = cfg.train, cfg.model
-    setup = resolve(cfg.system)
-    device = setup.device
-    torch.manual_seed(t.seed)
-    np.random.seed(t.seed % 2**32)
-    random.seed(t.seed)
 
     # ---- data, model, optimizer
-    ds = load_dataset(cfg.data)
-    tok = ds.tokenizer
-    ckpt = None
-    if resume:
+    def load_ckpt(tok, device):
+        if not resume:
+            return None
         ckpt = checkpoint.load(run.checkpoint("last"), map_location=device)
         if ckpt["tokenizer"] != tok.state():
             raise WorkbenchError(f"{run.id}: the data's vocabulary differs from the checkpoint's; "
                                  "the dataset changed since the run started")
-    model = build_model(m, tok.vocab_size).to(device)
-    counts = model.param_counts()
-    optimizer = configure_optimizer(model, t.weight_decay, t.lr, (t.beta1, t.beta2), setup.fused_optimizer)
-    scaler = setup.scaler()
-    from workbench.data import Batches
+        return ckpt
 
-    B, T = t.batch_size, m.block_size
-    train_batches = Batches(ds.train, T, B, device, t.seed, "train")
-    val_batches = Batches(ds.val, T, B, device, t.seed + 1, "val")
-    tokens_per_step = B * T * t.grad_accum
+    parts = build(cfg, load_ckpt=load_ckpt)
+    setup, ds, model, compiled = parts.setup, parts.ds, parts.model, parts.compiled
+    optimizer, scaler = parts.optimizer, parts.scaler
+    train_batches, val_batches = parts.train_batches, parts.val_batches
+    device, tok, counts = setup.device, ds.tokenizer, parts.counts
+    ckpt, parts.ckpt = parts.ckpt, None
+    tokens_per_step = parts.tokens_per_step
     step, tokens, train_time = 0, 0, 0.0
     ema = {"loss": None, "norm": None}
     if ckpt is not None:
@@ -185,12 +256,7 @@ def _train(cfg: Config, run, writer, console, flag: StopFlag, resume: bool, stat
                     device_name=setup.device_name, torch_version=torch.__version__,
                     cuda_version=torch.version.cuda or "", max_steps=t.max_steps or None)
 
-    compiled = model
-    if setup.compile:
-        compiled = torch.compile(model, mode=None if cfg.system.compile_mode == "default" else cfg.system.compile_mode)
-    peak = cfg.system.peak_tflops or peak_tflops(setup.device_name, setup.precision)
-    fpt = flops_per_token(counts["flops"], getattr(model, "n_layer", 0), getattr(model, "n_head", 0),
-                          getattr(model, "head_size", 0), T)
+    peak, fpt = parts.peak, parts.flops_per_token
     telemetry = TelemetrySampler(emit=writer.telemetry, interval=cfg.system.telemetry_interval,
                                  cuda_index=(device.index or 0) if device.type == "cuda" else None)
     threads.append(telemetry.start())
@@ -313,11 +379,14 @@ def _train(cfg: Config, run, writer, console, flag: StopFlag, resume: bool, stat
     def do_eval() -> None:
         if win_losses:
             log_point()
+        eval_t0 = time.time()
         ev = evaluate()
         if ev is None:
             return
+        eval_s = time.time() - eval_t0  # evaluate() ends with .item(): the device is done
         improved = math.isfinite(ev["val"]) and (state["best_val"] is None or ev["val"] < state["best_val"])
-        writer.scalars(step, tokens, {"eval/train_loss": ev["train"], "eval/val_loss": ev["val"]})
+        writer.scalars(step, tokens, {"eval/train_loss": ev["train"], "eval/val_loss": ev["val"],
+                                      "perf/eval_s": eval_s})
         console.evaluated(step, ev["train"], ev["val"])
         if improved:
             state["best_val"] = ev["val"]
@@ -325,7 +394,9 @@ def _train(cfg: Config, run, writer, console, flag: StopFlag, resume: bool, stat
                 save("best")
 
     def do_sample() -> None:
-        text = sample()
+        sample_t0 = time.time()
+        text = sample()  # ends with .tolist(): the device is done
+        writer.scalars(step, tokens, {"perf/sample_s": time.time() - sample_t0})
         writer.sample(step, tokens, cfg.sample.prompt, text)
 
     def do_checkpoint(why: str) -> None:
@@ -350,30 +421,18 @@ def _train(cfg: Config, run, writer, console, flag: StopFlag, resume: bool, stat
     reason = done()
     while reason is None and flag.signum is None:
         lr = lr_at(step, t)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        set_lr(optimizer, lr)
         step_t0 = time.time()
         try:
-            loss_sum = None
-            for _ in range(t.grad_accum):
-                x, y = train_batches.next()
-                with setup.autocast():
-                    _, loss = compiled(x, y)
-                    loss = loss / t.grad_accum
-                scaler.scale(loss).backward()
-                loss_sum = loss.detach() if loss_sum is None else loss_sum + loss.detach()
+            loss_sum, norm = train_step(parts, t.grad_accum, t.grad_clip)
         except Exception as e:
             if first_step and setup.compile and not is_oom(e):
                 raise RuntimeError(f"torch.compile failed ({type(e).__name__}: {e}); set "
                                    "system.compile = false (--set system.compile=false) to train "
                                    "without it") from e
             raise
-        if t.grad_clip > 0:
-            scaler.unscale_(optimizer)
-            win_norms.append(torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip))
-        scaler.step(optimizer)
-        scaler.update()
-        optimizer.zero_grad(set_to_none=True)
+        if norm is not None:
+            win_norms.append(norm)
         step += 1
         tokens += tokens_per_step
         state["step"], state["tokens"] = step, tokens
