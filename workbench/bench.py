@@ -1,0 +1,153 @@
+"""`workbench bench`: the speed of a training step, measured, for one or more configs.
+
+Each config is built exactly as the trainer builds it (`trainer.build`) and stepped by the
+trainer's own step (`trainer.train_step`). The warmup steps come first; the first of them
+holds torch.compile's compilation and is reported apart as compile time. Then the timed
+steps: on CUDA each step is bracketed by CUDA events (no host sync per step; one
+synchronize before the times are read), elsewhere by the host clock. The figure is the
+median step time; tok/s is tokens per step over it; MFU where the device's peak is known.
+Peak memory: torch.cuda.max_memory_allocated on CUDA, else the process's peak RSS (which
+only grows across configs measured in one process).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_STEPS = 50
+DEFAULT_WARMUP = 5
+
+
+def machine() -> dict:
+    import platform
+
+    import torch
+
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent, timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"cpu": cpu, "gpu": gpu, "torch": torch.__version__, "cuda": torch.version.cuda,
+            "commit": commit, "python": platform.python_version()}
+
+
+def _peak_rss_bytes() -> int:
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb if sys.platform == "darwin" else kb * 1024
+
+
+def bench_config(cfg, steps: int = DEFAULT_STEPS, warmup: int = DEFAULT_WARMUP, name: str = "") -> dict:
+    """Measure `cfg`: `warmup` untimed steps (the first holds compilation), then `steps` timed ones."""
+    import torch
+
+    from workbench.schedule import lr_at
+    from workbench.trainer import build, set_lr, train_step
+
+    if cfg.system.compile not in (False, "false"):
+        torch._dynamo.reset()  # each config compiles its own model from scratch, within the cache limit
+    p = build(cfg)
+    t = cfg.train
+    setup = p.setup
+    cuda = setup.device.type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(setup.device)
+    p.model.train()
+    step = 0
+
+    def one() -> torch.Tensor:
+        nonlocal step
+        set_lr(p.optimizer, lr_at(step, t))
+        loss, _ = train_step(p, t.grad_accum, t.grad_clip)
+        step += 1
+        return loss
+
+    t0 = time.perf_counter()
+    loss = one()
+    setup.sync()
+    compile_s = time.perf_counter() - t0
+    w0 = time.perf_counter()
+    for _ in range(max(0, warmup - 1)):
+        loss = one()
+    setup.sync()
+    warmup_s = time.perf_counter() - w0
+
+    times: list[float] = []
+    if cuda:
+        events = [torch.cuda.Event(enable_timing=True) for _ in range(steps + 1)]
+        events[0].record()
+        for i in range(steps):
+            loss = one()
+            events[i + 1].record()
+        torch.cuda.synchronize(setup.device)
+        times = [events[i].elapsed_time(events[i + 1]) / 1000 for i in range(steps)]
+    else:
+        last = time.perf_counter()
+        for _ in range(steps):
+            loss = one()
+            setup.sync()
+            now = time.perf_counter()
+            times.append(now - last)
+            last = now
+    med = statistics.median(times) if times else float("nan")
+    tok_s = p.tokens_per_step / med if times and med > 0 else None
+    mfu = tok_s * p.flops_per_token / (p.peak * 1e12) if tok_s and p.peak else None
+    peak_mem = torch.cuda.max_memory_allocated(setup.device) if cuda else _peak_rss_bytes()
+    out = {
+        "config": name or cfg.experiment.name, "device": setup.device_name, "precision": setup.precision,
+        "compile": setup.compile, "compile_mode": cfg.system.compile_mode if setup.compile else None,
+        "attention": cfg.model.attention, "fused_optimizer": setup.fused_optimizer,
+        "params": p.counts["total"], "tokens_per_step": p.tokens_per_step,
+        "steps": steps, "warmup": warmup, "ms_per_step": 1000 * med if times else None,
+        "ms_per_step_mean": 1000 * statistics.fmean(times) if times else None,
+        "tok_per_s": tok_s, "mfu": mfu, "peak_tflops": p.peak,
+        "peak_memory_bytes": int(peak_mem), "peak_memory_kind": "cuda_max_allocated" if cuda else "process_peak_rss",
+        "compile_s": compile_s, "warmup_s": warmup_s, "loss": float(loss.float().item()),
+    }
+    return out
+
+
+def _mem(n: int | None) -> str:
+    if not n:
+        return "n/a"
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
+def markdown_table(results: list[dict]) -> str:
+    from workbench.progress import human
+
+    head = ["config", "device", "precision", "compile", "ms/step (median)", "tok/s", "MFU", "peak memory",
+            "compile s", "loss"]
+    rows = []
+    for r in results:
+        mfu = "n/a" if r["mfu"] is None else f"{100 * r['mfu']:.1f}%"
+        ms = "n/a" if r["ms_per_step"] is None else f"{r['ms_per_step']:.2f}"
+        rows.append([r["config"], r["device"], r["precision"],
+                     ("yes" + (f" ({r['compile_mode']})" if r["compile_mode"] not in (None, "default") else ""))
+                     if r["compile"] else "no",
+                     ms, human(r["tok_per_s"]), mfu,
+                     _mem(r["peak_memory_bytes"]) + ("" if r["peak_memory_kind"].startswith("cuda") else " (RSS)"),
+                     f"{r['compile_s']:.1f}", f"{r['loss']:.3f}"])
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_json(path: str | Path, results: list[dict], steps: int, warmup: int) -> None:
+    data = {"machine": machine(), "steps": steps, "warmup": warmup, "results": results}
+    Path(path).write_text(json.dumps(data, indent=2) + "\n")
