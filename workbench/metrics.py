@@ -92,19 +92,18 @@ class MetricsWriter:
     # --- what the trainer calls (cheap: a queue put)
     def scalars(self, step: int, tokens: int, values: dict[str, float], t: float | None = None) -> None:
         t = time.time() if t is None else t
-        for k, v in values.items():
-            self._queue.put(("scalars", (int(step), int(tokens), t, k, float(v))))
+        # one queue item per call: a call's values always land in the same transaction
+        self._queue.put(("scalars", [(int(step), int(tokens), t, k, float(v)) for k, v in values.items()]))
 
     def telemetry(self, values: dict[str, float], t: float | None = None, step: int | None = None) -> None:
         t = time.time() if t is None else t
-        for k, v in values.items():
-            self._queue.put(("telemetry", (t, step, k, float(v))))
+        self._queue.put(("telemetry", [(t, step, k, float(v)) for k, v in values.items()]))
 
     def sample(self, step: int, tokens: int, prompt: str, text: str, t: float | None = None) -> None:
-        self._queue.put(("samples", (int(step), int(tokens), time.time() if t is None else t, prompt, text)))
+        self._queue.put(("samples", [(int(step), int(tokens), time.time() if t is None else t, prompt, text)]))
 
     def event(self, kind: str, message: str, step: int | None = None, t: float | None = None) -> None:
-        self._queue.put(("events", (step, time.time() if t is None else t, kind, message)))
+        self._queue.put(("events", [(step, time.time() if t is None else t, kind, message)]))
 
     def truncate_after(self, step: int) -> None:
         """On resume: forget what was logged after the checkpoint, so no step appears twice."""
@@ -128,10 +127,10 @@ class MetricsWriter:
         rows: dict[str, list[tuple]] = {}
         while True:
             try:
-                table, row = self._queue.get_nowait()
+                table, batch = self._queue.get_nowait()
             except queue.Empty:
                 break
-            rows.setdefault(table, []).append(row)
+            rows.setdefault(table, []).extend(batch)
         if not rows:
             return
         with self._lock:
