@@ -68,6 +68,7 @@ class HomeScreen(Screen):
         marked = f" · {len(t.marked)} marked" if t.marked else ""
         flt = f" · filter '{t.filter_text}'" if t.filter_text else ""
         t.border_title = f"Runs ({n}) · sort: {t.sort_name}{flt}{marked}"
+        t.border_subtitle = "no runs yet: select an experiment and press s" if n == 0 else ""
         gpu = self.query_one(HostPanel).summary()
         self.query_one("#title", Static).update(
             f"[b]workbench[/b]  {self.app.location}" + (f"  [dim]·[/dim]  {gpu}" if gpu else ""))

@@ -57,11 +57,21 @@ class RunsTable(DataTable):
         self.sort_index = 0
         self.now = time.time()
         self._last_key: tuple | None = None
+        self._widths: list[int] = []
+
+    COLUMNS = [(" run", "run"), ("status", "status"), ("step", "step"), ("best val", "val"),
+               ("tok/s", "tok"), ("started", "started"), ("took", "dur")]
 
     def on_mount(self) -> None:
-        for label, key in [(" run", "run"), ("status", "status"), ("step", "step"),
-                           ("best val", "val"), ("tok/s", "tok"), ("started", "started"), ("took", "dur")]:
-            self.add_column(label, key=key)
+        self._set_columns([len(label) for label, _ in self.COLUMNS])
+        self.redraw(force=True)  # rows may have arrived before the columns existed
+
+    def _set_columns(self, widths: list[int]) -> None:
+        """Explicit widths: DataTable's auto widths did not always follow rows added after clear()."""
+        self.clear(columns=True)
+        for (label, key), width in zip(self.COLUMNS, widths):
+            self.add_column(label, key=key, width=width)
+        self._widths = widths
 
     @property
     def sort_name(self) -> str:
@@ -72,6 +82,8 @@ class RunsTable(DataTable):
         self.redraw()
 
     def redraw(self, force: bool = False) -> None:
+        if not self.columns:
+            return  # not mounted yet: on_mount draws
         rows = self.rows_data
         if self.filter_text:
             words = self.filter_text.lower().split()
@@ -84,7 +96,12 @@ class RunsTable(DataTable):
             return
         self._last_key = state
         current = self.current_id
-        self.clear()
+        widths = [max([len(label)] + [len(str(row[i])) for row in cells])
+                  for i, (label, _) in enumerate(self.COLUMNS)]
+        if widths != self._widths:
+            self._set_columns(widths)
+        else:
+            self.clear()
         for r, row in zip(rows, cells):
             self.add_row(*row, key=r.id)
         self.shown = rows
