@@ -18,6 +18,7 @@ from workbench.tui.poller import RunTail
 from workbench.tui.widgets.config_diff import ConfigDiff
 from workbench.tui.widgets.events_log import EventsLog
 from workbench.tui.widgets.loss_plot import LossPlot
+from workbench.tui.widgets.profile_pane import ProfilePane
 from workbench.tui.widgets.progress_header import ProgressHeader
 from workbench.tui.widgets.sample_view import SampleView
 from workbench.tui.widgets.telemetry_panel import TelemetryPanel
@@ -48,6 +49,7 @@ class DashboardScreen(Screen):
         Binding("l", "log_y", "log-y"),
         Binding("t", "x_axis", "x-axis"),
         Binding("f", "full_config", "full config"),
+        Binding("p", "profile", "profile"),
         Binding("left", "older", "older sample", priority=True),
         Binding("right", "newer", "newer", priority=True),
     ]
@@ -70,12 +72,23 @@ class DashboardScreen(Screen):
                 yield ConfigDiff(id="config")
         with Horizontal(id="dash-bottom"):
             yield SampleView(id="sample")
+            yield ProfilePane(id="profile")
             yield EventsLog(id="events")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(LossPlot).replot()
+        # a run made by `workbench profile` opens on its profile; any other on its samples
+        has_profile = self.app.store.run(self.run_id).profile_path.exists()
+        self.show_profile(has_profile)
         self.poll_loop()
+
+    def show_profile(self, on: bool) -> None:
+        pane = self.query_one(ProfilePane)
+        if on:
+            pane.show_profile(self.app.store.run(self.run_id))  # a small JSON file
+        pane.display = on
+        self.query_one(SampleView).display = not on
 
     # ------------------------------------------------------------ polling (worker thread)
 
@@ -155,6 +168,9 @@ class DashboardScreen(Screen):
 
     def action_full_config(self) -> None:
         self.query_one(ConfigDiff).toggle_full()
+
+    def action_profile(self) -> None:
+        self.show_profile(not self.query_one(ProfilePane).display)
 
     def action_older(self) -> None:
         self.query_one(SampleView).older()
