@@ -101,7 +101,6 @@ class SystemConfig:
     compile: Any = key("auto", "torch.compile the model: true, false, or 'auto' (on for CUDA).")
     compile_mode: str = key("default", "torch.compile mode.", ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"))
     fused_optimizer: bool = key(True, "Fused AdamW where the device supports it (CUDA).")
-    nproc: int = key(1, "Processes (GPUs) to train on; more than 1 means start under torchrun.")
     telemetry_interval: float = key(1.0, "Seconds between GPU/CPU telemetry samples (0 = off).")
     peak_tflops: float = key(0.0, "Device peak TFLOP/s for MFU; 0 means look the GPU up in the built-in table.")
 
@@ -334,7 +333,7 @@ def validate(cfg: Config, where: str) -> None:
         ("model.block_size", m.block_size, 1), ("model.ffn_mult", m.ffn_mult, 1),
         ("model.vocab_multiple", m.vocab_multiple, 1), ("train.batch_size", t.batch_size, 1),
         ("train.grad_accum", t.grad_accum, 1), ("train.log_interval", t.log_interval, 1),
-        ("eval.batches", cfg.eval.batches, 1), ("system.nproc", cfg.system.nproc, 1),
+        ("eval.batches", cfg.eval.batches, 1),
         ("model.head_size", m.head_size, 0), ("train.max_steps", t.max_steps, 0),
         ("train.max_tokens", t.max_tokens, 0), ("train.warmup_steps", t.warmup_steps, 0),
         ("train.decay_steps", t.decay_steps, 0), ("eval.interval", cfg.eval.interval, 0),
