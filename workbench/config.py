@@ -100,7 +100,7 @@ class SystemConfig:
     precision: str = key("auto", "'auto' (bf16 on GPUs that have it, else fp32), 'fp32', 'tf32', 'bf16' or 'fp16'.", PRECISIONS)
     compile: Any = key("auto", "torch.compile the model: true, false, or 'auto' (on for CUDA).")
     compile_mode: str = key("default", "torch.compile mode.", ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"))
-    fused_optimizer: bool = key(True, "Fused AdamW where the device supports it (CUDA).")
+    fused_optimizer: bool = key(True, "Fused AdamW (one kernel for all parameters) on CUDA and CPU.")
     telemetry_interval: float = key(1.0, "Seconds between GPU/CPU telemetry samples (0 = off).")
     peak_tflops: float = key(0.0, "Device peak TFLOP/s for MFU; 0 means look the GPU up in the built-in table.")
 
