@@ -110,7 +110,10 @@ def test_ladder_rungs():
         model = build_model(cfg.model, 65)
         x = torch.randint(0, 65, (2, min(8, cfg.model.block_size)))
         _, loss = model(x, x)
-        assert abs(loss.item() - math.log(65)) < 0.2, name
+        if cfg.model.init == "gpt2":
+            assert abs(loss.item() - math.log(65)) < 0.2, name
+        else:  # PyTorch's default init starts above ln(vocab), as in the lecture (bigram: ~4.9)
+            assert math.log(65) - 0.1 < loss.item() < 6.5, (name, loss.item())
 
 
 def test_ffn_without_projection_needs_mult_1():

@@ -72,6 +72,8 @@ class ModelConfig:
     tie_weights: bool = key(True, "Share the lm_head weight with the token embedding.")
     attention: str = key("sdpa", "'sdpa' (flash attention where available) or 'manual' masked softmax.", ("sdpa", "manual"))
     vocab_multiple: int = key(64, "Pad the vocabulary to a multiple of this (1 = no padding).")
+    init: str = key("gpt2", "'gpt2': normal(0, 0.02), residual projections scaled by 1/sqrt(2 n_layer); "
+                            "'torch': PyTorch's default layer init (as in the ladder's lectures).", ("gpt2", "torch"))
 
 
 @dataclass

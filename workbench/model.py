@@ -141,7 +141,8 @@ class Bigram(LanguageModel):
         super().__init__()
         self.vocab_size, self.block_size, self.n_layer = vocab_size, m.block_size, 0
         self.table = nn.Embedding(vocab_size, vocab_size)
-        nn.init.normal_(self.table.weight, mean=0.0, std=0.02)
+        if m.init == "gpt2":
+            nn.init.normal_(self.table.weight, mean=0.0, std=0.02)
 
     def forward(self, idx, targets=None):
         return self._logits_and_loss(self.table(idx), targets)
@@ -174,13 +175,14 @@ class GPT(LanguageModel):
         self.drop = nn.Dropout(m.dropout)
         self.blocks = nn.ModuleList([Block(m, head_size) for _ in range(m.n_layer)])
         self.ln_f = nn.LayerNorm(m.n_embd, bias=m.bias) if m.layernorm else nn.Identity()
-        self.lm_head = nn.Linear(m.n_embd, self.padded_vocab, bias=False)
+        self.lm_head = nn.Linear(m.n_embd, self.padded_vocab, bias=m.bias)
         if m.tie_weights:
             self.wte.weight = self.lm_head.weight
-        self.apply(self._init_weights)
-        for name, p in self.named_parameters():
-            if name.endswith("attn.proj.weight") or name.endswith("ffn.proj.weight"):
-                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * m.n_layer))
+        if m.init == "gpt2":  # else PyTorch's defaults: without layer norm the scale matters
+            self.apply(self._init_weights)
+            for name, p in self.named_parameters():
+                if name.endswith("attn.proj.weight") or name.endswith("ffn.proj.weight"):
+                    nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * m.n_layer))
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
