@@ -14,6 +14,16 @@ if SHARED_TIKTOKEN.is_dir() and "TIKTOKEN_CACHE_DIR" not in os.environ:
     os.environ["TIKTOKEN_CACHE_DIR"] = str(SHARED_TIKTOKEN)
 
 
+def bpe_available() -> bool:
+    """Is the GPT-2 BPE file on disk? Without it tiktoken would download it: tests never do."""
+    folder = os.environ.get("TIKTOKEN_CACHE_DIR")
+    return bool(folder) and Path(folder, "0ea1e91bbb3a60f729a8dc8f777fd2fc07cd8df4").is_file()
+
+
+requires_bpe = pytest.mark.skipif(not bpe_available(), reason="GPT-2 BPE file not on disk: set "
+                                  "TIKTOKEN_CACHE_DIR to a folder holding it (tests use no network)")
+
+
 def workbench_env(**extra: str) -> dict[str, str]:
     """Environment for a `python -m workbench` child that imports this checkout."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", **extra)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import requires_bpe
 from workbench.config import DataConfig
 from workbench.data import (
     BUILTIN,
@@ -47,6 +48,7 @@ def test_char_tokenizer_roundtrip():
         tok.encode_array("xyz")
 
 
+@requires_bpe
 def test_gpt2_tokenizer_roundtrip():
     tok = GPT2Tokenizer()
     ids = tok.encode("Hello world")
@@ -77,6 +79,13 @@ def test_text_file_split_and_cache(tmp_path):
     assert len(cached) == 1
     again = load_dataset(data_cfg(tmp_path, dataset=str(path), val_fraction=0.2))
     assert np.array_equal(np.asarray(again.train), np.asarray(ds.train))
+
+
+@requires_bpe
+def test_gpt2_tokens_are_cached_apart(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("abcdefghij" * 100, encoding="utf-8")
+    load_dataset(data_cfg(tmp_path, dataset=str(path)))
     gpt2 = load_dataset(data_cfg(tmp_path, dataset=str(path), tokenizer="gpt2"))
     assert gpt2.vocab_size == 50257
     assert len(list((tmp_path / "cache").glob("tokens-gpt2-*.npy"))) == 1
@@ -91,6 +100,7 @@ def test_separate_val_file(tmp_path):
     assert len(ds.train) == 500 and len(ds.val) == 100
 
 
+@requires_bpe
 def test_bin_pair_memmap(tmp_path):
     np.arange(1000, dtype=np.uint16).tofile(tmp_path / "train.bin")
     np.arange(200, dtype=np.uint16).tofile(tmp_path / "val.bin")

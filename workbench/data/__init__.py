@@ -89,8 +89,8 @@ class GPT2Tokenizer:
         except Exception as e:
             where = os.environ.get("TIKTOKEN_CACHE_DIR", "")
             raise WorkbenchError(
-                "cannot load the GPT-2 BPE (tiktoken 'r50k_base') offline "
-                f"({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}); "
+                "cannot load the GPT-2 BPE (tiktoken 'r50k_base') without the network "
+                f"({type(e).__name__}); "
                 "set TIKTOKEN_CACHE_DIR to a folder holding the cached BPE file"
                 + (f" (it is now {where!r})" if where else "")) from None
         self.eot = self.enc.eot_token
@@ -201,7 +201,6 @@ def load_dataset(data_cfg, show_progress: bool = True) -> Dataset:
     """The train and val token arrays for a [data] section."""
     d = data_cfg
     if d.train_bin:
-        tok = GPT2Tokenizer()
         arrays = []
         for key_name, p in (("data.train_bin", d.train_bin), ("data.val_bin", d.val_bin)):
             path = Path(p).expanduser()
@@ -210,7 +209,7 @@ def load_dataset(data_cfg, show_progress: bool = True) -> Dataset:
             if path.stat().st_size < 4:
                 raise WorkbenchError(f"{key_name}: {path} is too small to hold uint16 tokens")
             arrays.append(np.memmap(path, dtype=np.uint16, mode="r"))
-        return Dataset(arrays[0], arrays[1], tok, f"{d.train_bin} + {d.val_bin}")
+        return Dataset(arrays[0], arrays[1], GPT2Tokenizer(), f"{d.train_bin} + {d.val_bin}")
 
     text = read_text(d.dataset)
     val_text = read_text(d.val_dataset) if d.val_dataset else None
