@@ -121,7 +121,7 @@ def test_nan_loss_ends_diverged_and_keeps_last_good_checkpoint(tmp_path):
             return output * float("nan")
         return output
 
-    import workbench.trainer as trainer_mod
+    import workbench.step as trainer_mod  # build() looks build_model up there
     build = trainer_mod.build_model
 
     def build_poisoned(m, vocab):

@@ -1,7 +1,7 @@
 """`workbench bench`: the speed of a training step, measured, for one or more configs.
 
-Each config is built exactly as the trainer builds it (`trainer.build`) and stepped by the
-trainer's own step (`trainer.train_step`). The warmup steps come first; the first of them
+Each config is built exactly as the trainer builds it (`step.build`) and stepped by the
+trainer's own step (`step.train_step`). The warmup steps come first; the first of them
 holds torch.compile's compilation and is reported apart as compile time. Then the timed
 steps: on CUDA each step is bracketed by CUDA events (no host sync per step; one
 synchronize before the times are read), elsewhere by the host clock. The figure is the
@@ -57,7 +57,7 @@ def bench_config(cfg, steps: int = DEFAULT_STEPS, warmup: int = DEFAULT_WARMUP, 
     import torch
 
     from workbench.schedule import lr_at
-    from workbench.trainer import build, set_lr, train_step
+    from workbench.step import build, set_lr, train_step
 
     if cfg.system.compile not in (False, "false"):
         torch._dynamo.reset()  # each config compiles its own model from scratch, within the cache limit

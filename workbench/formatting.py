@@ -10,16 +10,16 @@ STATUS_COLOR = {"running": "green", "finished": "cyan", "stopped": "yellow", "fa
                 "diverged": "magenta", "crashed": "red"}
 
 
-def fmt_loss(v: float | None) -> str:
+def fmt_loss(v: float | None, none: str = "-") -> str:
     if v is None:
-        return "-"
+        return none
     return "nan" if v != v else f"{v:.4f}"
 
 
-def fmt_rate(v: float | None) -> str:
+def fmt_rate(v: float | None, none: str = "-") -> str:
     """Tokens per second: 1.41M, 23.5k, 512."""
     if v is None:
-        return "-"
+        return none
     for unit, scale in (("M", 1e6), ("k", 1e3)):
         if v >= scale:
             return f"{v / scale:.{2 if v < 10 * scale else 1}f}{unit}"
@@ -39,9 +39,9 @@ def fmt_bytes(v: float | None) -> str:
     return f"{v:.0f} B"
 
 
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
+def fmt_duration(seconds: float | None, none: str = "-") -> str:
+    if seconds is None or seconds != seconds or seconds < 0:
+        return none
     s = int(round(seconds))
     if s < 60:
         return f"{s}s"

@@ -1,7 +1,7 @@
 """`workbench profile`: a few training steps under torch.profiler, the most expensive
 operators, and a verdict on where a step's time goes.
 
-The steps are the trainer's own (`trainer.build`, `trainer.train_step`). Warmup steps
+The steps are the trainer's own (`step.build`, `step.train_step`). Warmup steps
 (compilation included) run first, outside the profiler. Categories of the verdict:
 
     data          drawing batches (workbench::data, a record_function around Batches.next)
@@ -70,7 +70,7 @@ def profile_config(cfg, steps: int = 5, warmup: int = 3, top: int = 25) -> dict:
     from torch.profiler import ProfilerActivity, profile, record_function
 
     from workbench.schedule import lr_at
-    from workbench.trainer import build, set_lr, train_step
+    from workbench.step import build, set_lr, train_step
 
     p = build(cfg)
     t = cfg.train

@@ -10,29 +10,19 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from workbench.formatting import fmt_duration, fmt_loss, fmt_rate
 
-def human(n: float | None, unit: str = "") -> str:
-    if n is None:
-        return "n/a"
-    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(n) >= div:
-            return f"{n / div:.2f}{suffix}{unit}"
-    return f"{n:.0f}{unit}"
+
+def human(n: float | None) -> str:
+    return fmt_rate(n, none="n/a")
 
 
 def duration(s: float | None) -> str:
-    if s is None or s != s or s < 0:
-        return "n/a"
-    s = int(round(s))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return fmt_duration(s, none="n/a")
 
 
 def loss_text(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.4f}"
+    return fmt_loss(v, none="n/a")
 
 
 class Console:

@@ -16,24 +16,20 @@ Ends (run.json status, exit code of `workbench run`):
 from __future__ import annotations
 
 import math
-import random
 import signal
 import sys
 import time
 import traceback
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from workbench import checkpoint
 from workbench.config import Config
-from workbench.data import load_dataset
-from workbench.device import is_oom, resolve
+from workbench.device import is_oom
 from workbench.errors import WorkbenchError
-from workbench.mfu import flops_per_token, peak_tflops
-from workbench.model import build_model, configure_optimizer
 from workbench.schedule import lr_at
+from workbench.step import build, set_lr, train_step
 from workbench.telemetry import TelemetrySampler
 
 EXIT_CODES = {"finished": 0, "failed": 1, "diverged": 3}
@@ -87,84 +83,6 @@ class StopFlag:
     def __exit__(self, *exc) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)
-
-
-@dataclass
-class Parts:
-    """Everything a training step needs, built the same way for `run`, `bench` and `profile`."""
-
-    setup: object  # device.Setup
-    ds: object  # data.Dataset
-    model: torch.nn.Module
-    compiled: torch.nn.Module  # the model, or torch.compile(model): compiled once
-    optimizer: torch.optim.Optimizer
-    scaler: torch.amp.GradScaler
-    train_batches: object  # data.Batches
-    val_batches: object
-    counts: dict
-    tokens_per_step: int
-    flops_per_token: float
-    peak: float | None  # dense TFLOP/s of the device at the run's precision, or None
-    ckpt: dict | None = None
-
-
-def build(cfg: Config, setup=None, load_ckpt=None) -> Parts:
-    """Seeds, data, model, optimizer, scaler, batches and the compiled model for `cfg`.
-    `load_ckpt(tokenizer, device)`, when given, returns a checkpoint (or None), read before
-    the model is built so a resumed run refuses a changed vocabulary first."""
-    from workbench.data import Batches
-
-    t, m = cfg.train, cfg.model
-    setup = setup or resolve(cfg.system)
-    device = setup.device
-    torch.manual_seed(t.seed)
-    np.random.seed(t.seed % 2**32)
-    random.seed(t.seed)
-    ds = load_dataset(cfg.data)
-    ckpt = load_ckpt(ds.tokenizer, device) if load_ckpt else None
-    model = build_model(m, ds.tokenizer.vocab_size).to(device)
-    counts = model.param_counts()
-    optimizer = configure_optimizer(model, t.weight_decay, t.lr, (t.beta1, t.beta2), setup.fused_optimizer)
-    scaler = setup.scaler()
-    B, T = t.batch_size, m.block_size
-    train_batches = Batches(ds.train, T, B, device, t.seed, "train")
-    val_batches = Batches(ds.val, T, B, device, t.seed + 1, "val")
-    compiled = model
-    if setup.compile:
-        mode = None if cfg.system.compile_mode == "default" else cfg.system.compile_mode
-        compiled = torch.compile(model, mode=mode)
-    peak = cfg.system.peak_tflops or peak_tflops(setup.device_name, setup.precision)
-    fpt = flops_per_token(counts["flops"], getattr(model, "n_layer", 0), getattr(model, "n_head", 0),
-                          getattr(model, "head_size", 0), T)
-    return Parts(setup, ds, model, compiled, optimizer, scaler, train_batches, val_batches, counts,
-                 B * T * t.grad_accum, fpt, peak, ckpt)
-
-
-def train_step(p: Parts, grad_accum: int, grad_clip: float) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """One optimizer step: grad_accum micro-batches forward and backward, clip, step.
-    Returns the step's loss and grad norm as device tensors: no host sync."""
-    loss_sum = None
-    for _ in range(grad_accum):
-        x, y = p.train_batches.next()
-        with p.setup.autocast():
-            _, loss = p.compiled(x, y)
-            if grad_accum > 1:
-                loss = loss / grad_accum
-        p.scaler.scale(loss).backward()
-        loss_sum = loss.detach() if loss_sum is None else loss_sum + loss.detach()
-    norm = None
-    if grad_clip > 0:
-        p.scaler.unscale_(p.optimizer)
-        norm = torch.nn.utils.clip_grad_norm_(p.model.parameters(), grad_clip)
-    p.scaler.step(p.optimizer)
-    p.scaler.update()
-    p.optimizer.zero_grad(set_to_none=True)
-    return loss_sum, norm
-
-
-def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    for group in optimizer.param_groups:
-        group["lr"] = lr
 
 
 def _nullconsole():
