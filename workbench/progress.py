@@ -37,7 +37,9 @@ class Console:
         self.val_loss: float | None = None
 
     # --- lifecycle
-    def start(self, title: str, first_step: int = 0) -> None:
+    def start(self, title: str, first_step: int = 0, val_loss: float | None = None) -> None:
+        """val_loss: the best so far when a run resumes, shown until the next evaluation."""
+        self.val_loss = val_loss
         self.message(title)
         if self.tty:
             from rich.console import Console as RichConsole

@@ -181,7 +181,7 @@ def _train(cfg: Config, run, writer, console, flag: StopFlag, resume: bool, stat
     console.message(f"{run.id}: {counts['total']:,} parameters ({counts['non_embedding']:,} without "
                     f"embeddings), vocab {tok.vocab_size}, {len(ds.train):,} train / {len(ds.val):,} val "
                     f"tokens, {setup.device_name} {setup.precision}, compile {'on' if setup.compile else 'off'}")
-    console.start(f"training {'from step ' + str(step) if step else ''}".strip(), step)
+    console.start(f"training {'from step ' + str(step) if step else ''}".strip(), step, state["best_val"])
 
     # ---- helpers (closures over the state above)
     def save(name: str) -> None:
