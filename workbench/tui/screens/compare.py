@@ -95,20 +95,27 @@ class CompareScreen(Screen):
         widget.update(table)
 
     def common_steps(self) -> list[int]:
+        """Steps every run has a sample at; when they share none (other intervals), every step."""
         sets = [set(self.data["samples"].get(rid, {})) for rid in self.run_ids] if self.data else []
-        return sorted(set.intersection(*sets)) if sets else []
+        if not sets:
+            return []
+        return sorted(set.intersection(*sets) or set.union(*sets))
 
     def _show_samples(self) -> None:
         box = self.query_one("#compare-samples", Horizontal)
         steps = self.common_steps()
         step = self.sample_step if self.sample_step in steps else (steps[-1] if steps else None)
-        box.border_title = f"Samples @ step {step}" if step is not None else "Samples (no step in common yet)"
+        box.border_title = f"Samples @ step {step}" if step is not None else "Samples (none yet)"
         box.remove_children()
         if step is None:
             return
         for i, rid in enumerate(self.run_ids):
-            text = Text(f"{rid}\n", style=f"bold {RICH_COLORS[i % len(RICH_COLORS)]}")
-            text.append(self.data["samples"][rid].get(step, ""))
+            samples = self.data["samples"].get(rid, {})
+            # the run's sample nearest to the step, when the runs sample at different steps
+            near = min(samples, key=lambda s: (abs(s - step), s), default=None)
+            label = rid if near == step else f"{rid} @ step {near}"
+            text = Text(f"{label}\n", style=f"bold {RICH_COLORS[i % len(RICH_COLORS)]}")
+            text.append(samples.get(near, "") if near is not None else "no sample yet")
             box.mount(Static(text, classes="compare-sample"))
 
     def action_back(self) -> None:
