@@ -74,7 +74,8 @@ class ExperimentTree(Tree[Experiment]):
 
         add(self.root, None, 0)
         if not exps:
-            self.root.add_leaf(Text(f"no *.toml files in {self.folder}/", style="dim"))
+            self.root.add_leaf(Text(f"no *.toml files in {self.folder}/: run workbench where your experiments/ "
+                                    "folder is, or pass --experiments-dir", style="dim"))
         self.root.expand()
         self.cursor_line = 0
         if selected is not None:
