@@ -6,12 +6,13 @@ holds torch.compile's compilation and is reported apart as compile time. Then th
 steps: on CUDA each step is bracketed by CUDA events (no host sync per step; one
 synchronize before the times are read), elsewhere by the host clock. The figure is the
 median step time; tok/s is tokens per step over it; MFU where the device's peak is known.
-Peak memory: torch.cuda.max_memory_allocated on CUDA, else the process's peak RSS (which
-only grows across configs measured in one process).
+Peak memory: torch.cuda.max_memory_allocated on CUDA, else the process's peak RSS (reset
+per config through /proc/self/clear_refs on Linux; elsewhere it only grows across configs).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import resource
 import statistics
@@ -47,7 +48,23 @@ def machine() -> dict:
             "commit": commit, "python": platform.python_version()}
 
 
+def _reset_peak_rss() -> None:
+    """Linux: writing 5 to clear_refs resets the peak RSS (VmHWM) to the current RSS."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
+
 def _peak_rss_bytes() -> int:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kb if sys.platform == "darwin" else kb * 1024
 
@@ -61,6 +78,8 @@ def bench_config(cfg, steps: int = DEFAULT_STEPS, warmup: int = DEFAULT_WARMUP, 
 
     if cfg.system.compile not in (False, "false"):
         torch._dynamo.reset()  # each config compiles its own model from scratch, within the cache limit
+    gc.collect()  # the previous config's tensors go first, then the peak restarts from here
+    _reset_peak_rss()
     p = build(cfg)
     t = cfg.train
     setup = p.setup
