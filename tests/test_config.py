@@ -154,3 +154,17 @@ def test_default_config_is_valid():
     from workbench.config import from_dict
 
     assert from_dict(Config().to_dict()) == Config()
+
+
+def test_missing_data_files_are_caught_before_a_run_starts(tmp_path, runs_dir):
+    from workbench.config import check_data_files
+
+    cfg = load_config(ROOT / "experiments/gpt2-124m.toml")  # loads: its data lives elsewhere
+    with pytest.raises(WorkbenchError, match=r"'data\.train_bin' names .*train\.bin, which does not exist"):
+        check_data_files(cfg, "gpt2-124m.toml")
+    check_data_files(load_config(ROOT / "experiments/tiny.toml"), "tiny.toml")  # built-in data
+    p = subprocess.run(workbench_cmd("run", "experiments/tiny.toml", "--set", f"data.dataset={tmp_path}/no.txt",
+                                     "--runs-dir", str(runs_dir)),
+                       capture_output=True, text=True, env=workbench_env(), cwd=ROOT, timeout=120)
+    assert p.returncode == 2 and "does not exist" in p.stderr
+    assert not runs_dir.exists()  # bad input makes no run folder

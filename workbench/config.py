@@ -297,6 +297,19 @@ def _absolute_paths(raw: dict[str, dict[str, Any]], base: Path) -> dict[str, dic
     return raw
 
 
+def check_data_files(cfg: Config, where: str) -> None:
+    """Before a run starts: the data files it names exist (not part of validate(), so a config
+    whose data lives on another machine still loads, diffs and prints)."""
+    d = cfg.data
+    for name in ("dataset", "val_dataset", "train_bin", "val_bin"):
+        value = getattr(d, name)
+        if d.train_bin and name in ("dataset", "val_dataset"):
+            continue  # the .bin pair replaces the text files
+        if value and value != "tinyshakespeare" and not Path(value).is_file():
+            raise WorkbenchError(f"{where}: 'data.{name}' names {value}, which does not exist"
+                                 + ("; see the comment at the top of the experiment file" if "bin" in name else ""))
+
+
 def load_config(path: str | Path, overrides: list[str] | tuple = ()) -> Config:
     """Read an experiment file, resolve its extends chain, apply --set overrides, validate."""
     chain = extends_chain(path)

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from workbench.config import load_config
+from workbench.config import check_data_files, load_config
 from workbench.errors import WorkbenchError
 from workbench.store import Run, RunStore, process_start_time
 
@@ -36,6 +36,7 @@ def start_run(store: RunStore, experiment_file: str | Path, overrides: list[str]
               name: str | None = None) -> Run:
     """Validate the experiment here (errors show at once), reserve a run id, start the trainer."""
     cfg = load_config(experiment_file, overrides)
+    check_data_files(cfg, str(experiment_file))
     run_id = store.new_run_id(name or cfg.experiment.name)
     run = store.run(run_id)
     argv = ["run", str(experiment_file), "--run-id", run_id, "--runs-dir", str(store.root)]
