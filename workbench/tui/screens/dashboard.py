@@ -43,15 +43,17 @@ def config_pair(run) -> tuple[dict, dict, str] | None:
 class DashboardScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     BINDINGS = [
+        Binding("question_mark", "app.help", "help"),  # first, so 80 columns still show it
         Binding("escape", "back", "back"),
         Binding("x", "stop", "stop"),
         Binding("r", "resume", "resume"),
         Binding("l", "log_y", "log-y"),
         Binding("t", "x_axis", "x-axis"),
-        Binding("f", "full_config", "full config"),
+        Binding("f", "full_config", "config"),
         Binding("p", "profile", "profile"),
-        Binding("left", "older", "older sample", priority=True),
-        Binding("right", "newer", "newer", priority=True),
+        # ←/→ are named in the sample pane's title rather than the footer
+        Binding("left", "older", "older sample", priority=True, show=False),
+        Binding("right", "newer", "newer sample", priority=True, show=False),
     ]
 
     def __init__(self, run_id: str) -> None:

@@ -43,9 +43,9 @@ class RunsTable(DataTable):
         Binding("c", "screen.compare", "compare"),
         Binding("x", "screen.stop", "stop"),
         Binding("r", "screen.resume", "resume"),
-        Binding("d", "screen.delete", "delete"),
+        Binding("d", "screen.delete", "delete", show=False),  # in `?`; the footer keeps to 80 columns
         Binding("slash", "screen.filter", "filter"),
-        Binding("o", "screen.sort", "sort"),
+        Binding("o", "screen.sort", "sort", show=False),
     ]
 
     def __init__(self, **kwargs) -> None:

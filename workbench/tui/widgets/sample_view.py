@@ -44,6 +44,6 @@ class SampleView(VerticalScroll):
         i = len(self.samples) - 1 if self.index is None else self.index
         s = self.samples[i]
         where = "latest" if self.index is None else f"{i + 1}/{len(self.samples)}"
-        self.border_title = f"Sample @ step {s.step} · {where}"
+        self.border_title = f"Sample @ step {s.step} · {where} · ←/→"
         self.query_one("#sample-text", Static).update(s.prompt.lstrip("\n") + s.text)
         self.scroll_home(animate=False)
