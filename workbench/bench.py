@@ -73,8 +73,7 @@ def bench_config(cfg, steps: int = DEFAULT_STEPS, warmup: int = DEFAULT_WARMUP, 
     """Measure `cfg`: `warmup` untimed steps (the first holds compilation), then `steps` timed ones."""
     import torch
 
-    from workbench.schedule import lr_at
-    from workbench.step import build, set_lr, train_step
+    from workbench.step import build, stepper
 
     if cfg.system.compile not in (False, "false"):
         torch._dynamo.reset()  # each config compiles its own model from scratch, within the cache limit
@@ -87,14 +86,7 @@ def bench_config(cfg, steps: int = DEFAULT_STEPS, warmup: int = DEFAULT_WARMUP, 
     if cuda:
         torch.cuda.reset_peak_memory_stats(setup.device)
     p.model.train()
-    step = 0
-
-    def one() -> torch.Tensor:
-        nonlocal step
-        set_lr(p.optimizer, lr_at(step, t))
-        loss, _ = train_step(p, t.grad_accum, t.grad_clip)
-        step += 1
-        return loss
+    one = stepper(p, t)
 
     t0 = time.perf_counter()
     loss = one()

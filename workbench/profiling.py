@@ -69,8 +69,7 @@ def profile_config(cfg, steps: int = 5, warmup: int = 3, top: int = 25) -> dict:
     import torch
     from torch.profiler import ProfilerActivity, profile, record_function
 
-    from workbench.schedule import lr_at
-    from workbench.step import build, set_lr, train_step
+    from workbench.step import build, stepper
 
     p = build(cfg)
     t = cfg.train
@@ -85,14 +84,7 @@ def profile_config(cfg, steps: int = 5, warmup: int = 3, top: int = 25) -> dict:
 
     batches.next = next_batch  # this Batches only: the data range shows in the trace
     p.model.train()
-    step = 0
-
-    def one():
-        nonlocal step
-        set_lr(p.optimizer, lr_at(step, t))
-        loss, _ = train_step(p, t.grad_accum, t.grad_clip)
-        step += 1
-        return loss
+    one = stepper(p, t)
 
     t0 = time.perf_counter()
     for _ in range(max(1, warmup)):

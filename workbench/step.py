@@ -8,6 +8,7 @@ does one optimizer step with no host sync. The loop around them is in trainer.py
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ from workbench.data import load_dataset
 from workbench.device import resolve
 from workbench.mfu import flops_per_token, peak_tflops
 from workbench.model import build_model, configure_optimizer
+from workbench.schedule import lr_at
 
 
 @dataclass
@@ -96,3 +98,17 @@ def train_step(p: Parts, grad_accum: int, grad_clip: float) -> tuple[torch.Tenso
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
+
+
+def stepper(p: Parts, t) -> Callable[[], torch.Tensor]:
+    """One scheduled training step per call, counting steps from 0 (bench and profile)."""
+    step = 0
+
+    def one() -> torch.Tensor:
+        nonlocal step
+        set_lr(p.optimizer, lr_at(step, t))
+        loss, _ = train_step(p, t.grad_accum, t.grad_clip)
+        step += 1
+        return loss
+
+    return one
