@@ -30,6 +30,13 @@ def fmt_pct(v: float | None) -> str:
     return "n/a" if v is None else f"{100 * v:.1f}%"
 
 
+def fmt_params(n: int | None) -> str:
+    """Parameter counts: 124.4M, 29.9k."""
+    if not n:
+        return "-"
+    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.0f}k"
+
+
 def fmt_bytes(v: float | None) -> str:
     if v is None:
         return "-"

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -29,6 +30,9 @@ def _spawn(run: Run, argv: list[str]) -> int:
         proc = subprocess.Popen([sys.executable, "-m", "workbench", *argv], stdin=devnull, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True, env=env,
                                 close_fds=True)
+    # The trainer stays our child until we exit: collect it when it ends, so it never lingers
+    # as a zombie of a long-lived viewer (the TUI). A daemon thread: it never holds us up.
+    threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
     return proc.pid
 
 

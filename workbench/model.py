@@ -133,6 +133,19 @@ class LanguageModel(nn.Module):
             idx = torch.cat((idx, idx_next), dim=1)
         return idx
 
+    @torch.no_grad()
+    def generate_text(self, tok, ids: list[int], max_new_tokens: int, temperature: float,
+                      top_k: int, seed: int) -> str:
+        """Continue the prompt's token ids (none: token 0) from a fixed seed, so samples at
+        different steps are comparable; returns only the new text. Used by the trainer's
+        samples and by `workbench sample`."""
+        device = next(self.parameters()).device
+        ids = ids or [0]
+        g = torch.Generator(device=device).manual_seed(seed)
+        idx = torch.tensor([ids], dtype=torch.long, device=device)
+        out = self.generate(idx, max_new_tokens, temperature, top_k or None, generator=g)
+        return tok.decode(out[0, len(ids):].tolist())
+
 
 class Bigram(LanguageModel):
     """The next token's logits are a row of a table looked up by the current token."""

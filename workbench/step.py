@@ -17,7 +17,7 @@ import torch
 from workbench.config import Config
 from workbench.data import load_dataset
 from workbench.device import resolve
-from workbench.mfu import flops_per_token, peak_tflops
+from workbench.mfu import flops_per_token, run_peak
 from workbench.model import build_model, configure_optimizer
 from workbench.schedule import lr_at
 
@@ -66,7 +66,7 @@ def build(cfg: Config, setup=None, load_ckpt=None) -> Parts:
     if setup.compile:
         mode = None if cfg.system.compile_mode == "default" else cfg.system.compile_mode
         compiled = torch.compile(model, mode=mode)
-    peak = cfg.system.peak_tflops or peak_tflops(setup.device_name, setup.precision)
+    peak = run_peak(setup.device_name, setup.precision, cfg.system.peak_tflops)
     fpt = flops_per_token(counts["flops"], getattr(model, "n_layer", 0), getattr(model, "n_head", 0),
                           getattr(model, "head_size", 0), T)
     return Parts(setup, ds, model, compiled, optimizer, scaler, train_batches, val_batches, counts,

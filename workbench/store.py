@@ -193,7 +193,7 @@ class Run:
 
     def cached_summary(self, info: RunInfo) -> dict[str, Any]:
         """The summary saved when the run ended, or a fresh one from the store if it goes on."""
-        if info.status in ("finished", "stopped", "failed", "diverged") and info.summary:
+        if info.status in ENDED and info.status != "crashed" and info.summary:  # crashed: never marked
             return info.summary
         return self.summary()
 

@@ -217,17 +217,12 @@ def _train(cfg: Config, run, writer, console, flag: StopFlag, resume: bool, stat
     def sample() -> str:
         s = cfg.sample
         model.eval()
-        g = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(s.seed)
-        if tok.kind == "char":
-            ids = [tok.stoi[c] for c in s.prompt if c in tok.stoi]
-        else:
-            ids = tok.encode(s.prompt)
-        ids = ids or [0]
-        idx = torch.tensor([ids], dtype=torch.long, device=device)
+        # the config's prompt may hold characters the char vocabulary lacks: leave them out
+        ids = [tok.stoi[c] for c in s.prompt if c in tok.stoi] if tok.kind == "char" else tok.encode(s.prompt)
         with setup.autocast():
-            out = model.generate(idx, s.max_new_tokens, s.temperature, s.top_k or None, generator=g)
+            text = model.generate_text(tok, ids, s.max_new_tokens, s.temperature, s.top_k, s.seed)
         model.train()
-        return tok.decode(out[0, len(ids):].tolist())
+        return text
 
     def check_window() -> tuple[list[float], list[float]]:
         """Read the window's per-step losses and grad norms (the one sync); raise on NaN/Inf."""

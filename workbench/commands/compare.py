@@ -12,6 +12,7 @@ from workbench.formatting import (
     fmt_bytes,
     fmt_duration,
     fmt_loss,
+    fmt_params,
     fmt_pct,
     fmt_rate,
     fmt_steps,
@@ -25,7 +26,7 @@ ROWS = [("status", None), ("step", None), ("best val loss", "best_val_loss"),
         ("wall time", "wall_time_s"), ("params", "params")]
 FORMATS = {"best_val_loss": fmt_loss, "final_train_loss": fmt_loss, "final_val_loss": fmt_loss,
            "tokens_per_sec": fmt_rate, "mfu": fmt_pct, "peak_memory_bytes": fmt_bytes,
-           "wall_time_s": fmt_duration, "params": lambda v: f"{v / 1e6:.2f}M" if v else "-"}
+           "wall_time_s": fmt_duration, "params": fmt_params}
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -25,7 +25,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
 
     from workbench.checkpoint import load_model
     from workbench.store import RunStore
@@ -42,9 +41,6 @@ def run(args: argparse.Namespace) -> int:
     n = s.max_new_tokens if args.tokens is None else args.tokens
     if temperature <= 0 or n < 0:
         raise WorkbenchError("--temperature must be positive and --tokens not negative")
-    ids = tok.encode(prompt) or [0]
-    g = torch.Generator(device=args.device).manual_seed(s.seed if args.seed is None else args.seed)
-    idx = torch.tensor([ids], dtype=torch.long, device=args.device)
-    out = model.generate(idx, n, temperature, top_k or None, generator=g)
-    print(prompt + tok.decode(out[0, len(ids):].tolist()))
+    seed = s.seed if args.seed is None else args.seed
+    print(prompt + model.generate_text(tok, tok.encode(prompt), n, temperature, top_k, seed))
     return 0

@@ -14,6 +14,7 @@ from workbench.formatting import (
     fmt_bytes,
     fmt_duration,
     fmt_loss,
+    fmt_params,
     fmt_pct,
     fmt_rate,
     fmt_steps,
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         ("tok/s", fmt_rate(summary["tokens_per_sec"])), ("MFU", fmt_pct(summary["mfu"])),
         ("peak memory", fmt_bytes(summary["peak_memory_bytes"])),
         ("wall time", fmt_duration(summary["wall_time_s"])),
-        ("params", f"{summary['params'] / 1e6:.2f}M" if summary["params"] else "-"),
+        ("params", fmt_params(summary["params"])),
     ]:
         t.add_row(label, value)
     con.print("\n[bold]summary[/]")

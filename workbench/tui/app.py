@@ -47,27 +47,9 @@ class WorkbenchApp(App):
         self.experiments_dir = Path(experiments_dir)
         self.location = location if location is not None else pretty_path(Path.cwd())
         self.poll_interval = poll_interval
-        self.trainer_pids: set[int] = set()  # trainers this process started: reaped when they exit
 
     def on_mount(self) -> None:
         self.push_screen(HomeScreen())
-        self.set_interval(1.0, self.reap_children)
-
-    def adopt(self, pid: int | None) -> None:
-        """Remember a trainer we spawned (thread-safe: a set add)."""
-        if pid:
-            self.trainer_pids.add(pid)
-
-    def reap_children(self) -> None:
-        """Trainers are our children until they exit: wait for them, or they linger as zombies and
-        their runs would read as alive. (WNOHANG: never blocks.)"""
-        for pid in list(self.trainer_pids):
-            try:
-                done, _ = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                done = pid
-            if done:
-                self.trainer_pids.discard(pid)
 
     # ------------------------------------------------------------ navigation
 
@@ -111,8 +93,7 @@ class WorkbenchApp(App):
     @work(thread=True, group="actions")
     def resume_worker(self, run_id: str, open_dashboard: bool) -> None:
         try:
-            run = launch.resume_run(self.store, self.store.run(run_id))
-            self.adopt(run.raw_info().pid)
+            launch.resume_run(self.store, self.store.run(run_id))
         except WorkbenchError as e:
             self.call_from_thread(self._deliver, RunActionDone(str(e), "warning", run_id))
             return

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import deque
 
+from workbench import telemetry
 from workbench.metrics import MetricsReader
 from workbench.store import ENDED, Run, RunStore
 from workbench.tui.messages import GpuRow, HostSnapshot, RunRow, RunSnapshot
@@ -84,16 +85,9 @@ def host_snapshot() -> HostSnapshot:
         note = f"GPU query failed: {e}"
     if not gpus and not note:
         note = "no NVIDIA GPU (NVML unavailable)"
-    cpu = ram_used = ram_total = None
-    try:
-        import psutil
-
-        cpu = psutil.cpu_percent(interval=None)
-        vm = psutil.virtual_memory()
-        ram_used, ram_total = vm.total - vm.available, vm.total
-    except Exception:  # noqa: BLE001
-        pass
-    return HostSnapshot(gpus=gpus, gpu_note=note, cpu_pct=cpu, ram_used=ram_used, ram_total=ram_total)
+    host = telemetry.host_snapshot()  # CPU and RAM, the same figures a run's telemetry records
+    return HostSnapshot(gpus=gpus, gpu_note=note, cpu_pct=host.get("cpu/percent"),
+                        ram_used=host.get("ram/used_bytes"), ram_total=host.get("ram/total_bytes"))
 
 
 # ---------------------------------------------------------------- one run

@@ -132,7 +132,6 @@ class HomeScreen(Screen):
     def start_worker(self, path: str, overrides: list[str]) -> None:
         try:
             run = launch.start_run(self.app.store, path, overrides)
-            self.app.adopt(run.raw_info().pid)
         except WorkbenchError as e:
             self.app.call_from_thread(self.notify, str(e), title="cannot start", severity="error", timeout=10)
             return

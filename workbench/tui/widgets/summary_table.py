@@ -15,17 +15,12 @@ from workbench.formatting import (
     fmt_bytes,
     fmt_duration,
     fmt_loss,
+    fmt_params,
     fmt_pct,
     fmt_rate,
     fmt_steps,
 )
 from workbench.tui.widgets.loss_plot import RICH_COLORS
-
-
-def fmt_params(n: int | None) -> str:
-    if not n:
-        return "-"
-    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.0f}k"
 
 
 def runs_grid(run_ids: list[str]) -> Table:
