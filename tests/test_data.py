@@ -76,7 +76,7 @@ def test_text_file_split_and_cache(tmp_path):
     assert ds.vocab_size == 10 and len(ds.train) == 800 and len(ds.val) == 200
     assert ds.tokenizer.decode(list(ds.val[:3])) == "abc"
     cached = list((tmp_path / "cache").glob("tokens-char-*.npy"))
-    assert len(cached) == 1
+    assert len(cached) == 2  # the train and the val text, each tokenized and cached
     again = load_dataset(data_cfg(tmp_path, dataset=str(path), val_fraction=0.2))
     assert np.array_equal(np.asarray(again.train), np.asarray(ds.train))
 
@@ -88,7 +88,7 @@ def test_gpt2_tokens_are_cached_apart(tmp_path):
     load_dataset(data_cfg(tmp_path, dataset=str(path)))
     gpt2 = load_dataset(data_cfg(tmp_path, dataset=str(path), tokenizer="gpt2"))
     assert gpt2.vocab_size == 50257
-    assert len(list((tmp_path / "cache").glob("tokens-gpt2-*.npy"))) == 1
+    assert len(list((tmp_path / "cache").glob("tokens-gpt2-*.npy"))) == 2  # train and val
 
 
 def test_separate_val_file(tmp_path):
@@ -140,3 +140,24 @@ def test_batches(on_device):
 def test_too_little_data():
     with pytest.raises(WorkbenchError, match="block_size"):
         Batches(np.arange(10, dtype=np.uint16), 16, 4, torch.device("cpu"), 0, "val")
+
+
+@requires_bpe
+def test_gpt2_chunks_give_the_whole_texts_tokens(monkeypatch):
+    import workbench.data as data
+
+    tok = GPT2Tokenizer()
+    text = "Hi\n\n\nyou \n x\n\n\n\nthere\nok.\n \n" * 6 + "ROMEO:\nend"
+    whole = tok.enc.encode_ordinary(text)
+    assert whole[:3] == [17250, 628, 198]  # "Hi" "\n\n" "\n": cut after "Hi\n" it would be 198, 198, 198
+    for size in range(1, 40):  # cuts land inside every run of newlines
+        monkeypatch.setattr(data, "TOKENIZE_CHUNK", size)
+        assert tok.encode_array(text).tolist() == whole, size
+    assert data.safe_cut("ab\n\n\ncd\nef", 3) == 8  # not inside the run: after the lone newline
+
+
+@requires_bpe
+def test_gpt2_val_split_is_by_characters_as_nanogpt(tmp_path):
+    # nanoGPT's data/shakespeare/prepare.py: 301,966 train and 36,059 val tokens
+    ds = load_dataset(data_cfg(tmp_path, tokenizer="gpt2"))
+    assert (len(ds.train), len(ds.val)) == (301_966, 36_059)

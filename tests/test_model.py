@@ -142,7 +142,10 @@ def test_optimizer_groups():
     opt = configure_optimizer(model, 0.1, 1e-3, (0.9, 0.95), fused=False)
     decay, no_decay = opt.param_groups
     assert all(p.dim() == 2 for p in decay["params"]) and decay["weight_decay"] == 0.1
-    assert no_decay["weight_decay"] == 0.0 and model.wpe.weight in no_decay["params"]
+    # nanoGPT's grouping: every 2-D tensor decays, the position embedding too
+    assert no_decay["weight_decay"] == 0.0 and all(p.dim() == 1 for p in no_decay["params"])
+    assert any(p is model.wpe.weight for p in decay["params"])
+    assert model.lm_head.bias is None  # GPT-2 has no lm_head bias, even with model.bias
     assert sum(p.numel() for g in opt.param_groups for p in g["params"]) == model.param_counts()["total"]
 
 

@@ -48,7 +48,7 @@ class DataConfig:
     train_bin: str = key("", "Pre-tokenized uint16 train .bin (nanoGPT layout, GPT-2 tokens); overrides dataset.")
     val_bin: str = key("", "Pre-tokenized uint16 val .bin, used with train_bin.")
     tokenizer: str = key("char", "'char' (vocabulary from the data) or 'gpt2' (tiktoken r50k_base).", ("char", "gpt2"))
-    val_fraction: float = key(0.1, "Fraction of the text held out for validation (the last part).")
+    val_fraction: float = key(0.1, "Fraction of the text's characters held out for validation (the last part; split before tokenizing, as nanoGPT's prepare.py).")
     cache_dir: str = key("", "Where tokenized data is cached; empty means ~/.cache/workbench.")
 
 
@@ -61,7 +61,7 @@ class ModelConfig:
     head_size: int = key(0, "Width of one head; 0 means n_embd / n_head.")
     block_size: int = key(256, "Context length in tokens.")
     dropout: float = key(0.2, "Dropout probability (0 turns it off).")
-    bias: bool = key(False, "Biases in Linear and LayerNorm layers.")
+    bias: bool = key(False, "Biases in Linear and LayerNorm layers (never in lm_head, as in GPT-2).")
     ffn: bool = key(True, "Feed-forward layer after attention in each block.")
     ffn_mult: int = key(4, "Feed-forward hidden width as a multiple of n_embd.")
     ffn_proj: bool = key(True, "Feed-forward output projection back to n_embd (off: one Linear + activation).")
@@ -88,7 +88,7 @@ class TrainConfig:
     schedule: str = key("cosine", "'cosine' (warmup then cosine decay) or 'constant' (warmup then flat).", ("cosine", "constant"))
     warmup_steps: int = key(100, "Linear warmup steps.")
     decay_steps: int = key(0, "Steps over which cosine decays to min_lr; 0 means max_steps.")
-    weight_decay: float = key(0.1, "AdamW weight decay on matrices (not on biases, norms, embeddings' positions).")
+    weight_decay: float = key(0.1, "AdamW weight decay on every matrix, embeddings included (not on biases or norms), as nanoGPT.")
     beta1: float = key(0.9, "AdamW beta1.")
     beta2: float = key(0.99, "AdamW beta2.")
     grad_clip: float = key(1.0, "Clip the gradient norm to this (0 = off).")

@@ -188,7 +188,7 @@ class GPT(LanguageModel):
         self.drop = nn.Dropout(m.dropout)
         self.blocks = nn.ModuleList([Block(m, head_size) for _ in range(m.n_layer)])
         self.ln_f = nn.LayerNorm(m.n_embd, bias=m.bias) if m.layernorm else nn.Identity()
-        self.lm_head = nn.Linear(m.n_embd, self.padded_vocab, bias=m.bias)
+        self.lm_head = nn.Linear(m.n_embd, self.padded_vocab, bias=False)  # GPT-2 has no lm_head bias
         if m.tie_weights:
             self.wte.weight = self.lm_head.weight
         if m.init == "gpt2":  # else PyTorch's defaults: without layer norm the scale matters
@@ -238,11 +238,11 @@ def build_model(m, vocab_size: int) -> LanguageModel:
 
 def configure_optimizer(model: nn.Module, weight_decay: float, lr: float, betas: tuple[float, float],
                         fused: bool) -> torch.optim.AdamW:
-    """AdamW; weight decay on matrices (Linear weights, token embedding), not on biases,
-    norms or the position embedding."""
+    """AdamW; weight decay on every matrix (Linear weights, token and position embeddings),
+    not on biases or norms: nanoGPT's grouping."""
     params = {n: p for n, p in model.named_parameters() if p.requires_grad}
-    decay = [p for n, p in params.items() if p.dim() >= 2 and not n.endswith("wpe.weight")]
-    no_decay = [p for n, p in params.items() if p.dim() < 2 or n.endswith("wpe.weight")]
+    decay = [p for p in params.values() if p.dim() >= 2]
+    no_decay = [p for p in params.values() if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
     kwargs = {"fused": True} if fused else {}

@@ -30,6 +30,9 @@ BUILTIN = {"tinyshakespeare": HERE / "tinyshakespeare.txt.gz"}
 TINYSHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 ON_DEVICE_MAX_TOKENS = 200_000_000  # datasets up to this many tokens are kept on the GPU
 TOKENIZE_CHUNK = 1 << 20  # characters per tiktoken call; progress is shown per chunk
+# In the token cache's file names: 2 since GPT-2 chunks are cut where tiktoken would (safe_cut),
+# so tokens cached by the old cuts at any newline are never reused.
+TOKEN_CACHE_VERSION = 2
 
 
 # ---------------------------------------------------------------- tokenizers
@@ -99,21 +102,17 @@ class GPT2Tokenizer:
         return self.enc.encode_ordinary(text)
 
     def encode_array(self, text: str, progress: bool = False) -> np.ndarray:
-        chunks = [text[i:i + TOKENIZE_CHUNK] for i in range(0, len(text), TOKENIZE_CHUNK)]
-        # cut at newlines so no word is split between two chunks
+        """encode_ordinary(text) as uint16, in chunks of about TOKENIZE_CHUNK characters, each cut
+        where tiktoken's pre-tokenizer cannot join across the cut (see safe_cut): the result is
+        exactly the whole text's tokens."""
         out: list[np.ndarray] = []
-        carry = ""
-        t0 = time.time()
-        for n, chunk in enumerate(chunks):
-            piece = carry + chunk
-            cut = piece.rfind("\n") + 1 if n < len(chunks) - 1 else len(piece)
-            carry = piece[cut:]
-            if cut:
-                out.append(np.array(self.enc.encode_ordinary(piece[:cut]), dtype=np.uint16))
+        t0, start = time.time(), 0
+        while start < len(text):
+            end = safe_cut(text, start + TOKENIZE_CHUNK)
+            out.append(np.array(self.enc.encode_ordinary(text[start:end]), dtype=np.uint16))
+            start = end
             if progress and time.time() - t0 > 2.0:
-                print(f"tokenizing: {100 * (n + 1) / len(chunks):.0f}%", file=sys.stderr, flush=True)
-        if carry:
-            out.append(np.array(self.enc.encode_ordinary(carry), dtype=np.uint16))
+                print(f"tokenizing: {100 * start / len(text):.0f}%", file=sys.stderr, flush=True)
         return np.concatenate(out) if out else np.zeros(0, dtype=np.uint16)
 
     def decode(self, ids: list[int]) -> str:
@@ -121,6 +120,20 @@ class GPT2Tokenizer:
 
     def state(self) -> dict:
         return {"kind": "gpt2"}
+
+
+def safe_cut(text: str, at: int) -> int:
+    """A cut at or after `at` (or len(text)) that GPT-2's pre-tokenizer never joins across:
+    just after a lone newline between two non-space characters. Such a newline is always its
+    own pre-token, alone at the end of a piece too, and the next pre-token starts after it, so
+    the pieces' tokens concatenate to the whole text's. A cut inside a run of newlines would
+    not: "\n\n\n" before a word is [628, 198], cut after the first newline [198, 198, 198]."""
+    i = text.find("\n", max(at - 1, 1))
+    while i != -1 and i + 1 < len(text):
+        if not text[i - 1].isspace() and not text[i + 1].isspace():
+            return i + 1
+        i = text.find("\n", i + 1)
+    return len(text)
 
 
 def tokenizer_from_state(state: dict) -> CharTokenizer | GPT2Tokenizer:
@@ -162,7 +175,7 @@ def _cached_tokens(text: str, tok, folder: Path, show_progress: bool) -> np.ndar
     h = hashlib.sha256(text.encode("utf-8"))
     if tok.kind == "char":
         h.update(tok.chars.encode("utf-8"))
-    path = folder / f"tokens-{tok.kind}-{h.hexdigest()[:24]}.npy"
+    path = folder / f"tokens-{tok.kind}-v{TOKEN_CACHE_VERSION}-{h.hexdigest()[:24]}.npy"
     if path.is_file():
         try:
             return np.load(path, mmap_mode="r")
@@ -223,9 +236,11 @@ def load_dataset(data_cfg, show_progress: bool = True) -> Dataset:
         train = _cached_tokens(text, tok, folder, progress)
         val = _cached_tokens(val_text, tok, folder, progress)
     else:
-        ids = _cached_tokens(text, tok, folder, progress)
-        n = int(len(ids) * (1 - d.val_fraction))
-        train, val = ids[:n], ids[n:]
+        # split the characters, then tokenize each part, as nanoGPT's prepare.py does (for GPT-2
+        # tokens the val split then holds val_fraction of the text, not of the tokens)
+        n = int(len(text) * (1 - d.val_fraction))
+        train = _cached_tokens(text[:n], tok, folder, progress)
+        val = _cached_tokens(text[n:], tok, folder, progress)
     return Dataset(train, val, tok, d.dataset + (f" + {d.val_dataset}" if d.val_dataset else ""))
 
 
