@@ -35,6 +35,24 @@ def workbench_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "workbench", *args]
 
 
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    """`workbench ARGS` in this process: (exit code, stdout, stderr)."""
+    from workbench.cli import main
+
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def set_json(path: Path, **changes) -> None:
+    """Edit a JSON file in place, as someone could by hand (or in an archive they send)."""
+    import json
+
+    data = json.loads(path.read_text())
+    data.update(changes)
+    path.write_text(json.dumps(data))
+
+
 @pytest.fixture
 def runs_dir(tmp_path: Path) -> Path:
     return tmp_path / "runs"

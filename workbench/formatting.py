@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 STATUS_SYMBOL = {"running": "●", "finished": "✓", "stopped": "■", "failed": "✗", "diverged": "✗",
-                 "crashed": "✗"}
+                 "crashed": "✗", "damaged": "!"}
 STATUS_COLOR = {"running": "green", "finished": "cyan", "stopped": "yellow", "failed": "red",
-                "diverged": "magenta", "crashed": "red"}
+                "diverged": "magenta", "crashed": "red", "damaged": "red"}
 
 
 def fmt_loss(v: float | None, none: str = "-") -> str:

@@ -60,6 +60,8 @@ def resume_run(store: RunStore, run: Run) -> Run:
     info = run.info()
     if info.status == "running":
         raise WorkbenchError(f"{run.id} is still running; stop it first with `workbench stop {run.id}`")
+    if info.status == "damaged":
+        raise WorkbenchError(f"{run.id} is damaged: {info.reason}")
     if not run.checkpoint("last").exists():
         raise WorkbenchError(f"{run.id} has no checkpoint to resume from ({run.checkpoint('last')})")
     pid = _spawn(run, ["run", "--resume", run.id, "--runs-dir", str(store.root)])

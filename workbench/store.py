@@ -16,10 +16,13 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import threading
 import time
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +31,36 @@ from workbench.errors import WorkbenchError
 from workbench.metrics import MetricsReader, MetricsWriter
 
 SCHEMA_VERSION = 1
-STATUSES = ("running", "finished", "stopped", "failed", "diverged", "crashed")
+# "damaged": a reader could not make sense of the run's files (run.json, metrics.sqlite, the folder
+# name); the reason says which. Only readers say it; no writer ever records it.
+STATUSES = ("running", "finished", "stopped", "failed", "diverged", "crashed", "damaged")
 ENDED = ("finished", "stopped", "failed", "diverged", "crashed")
 SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+RUN_ID_MAX = 200
+
+
+def run_id_problem(run_id: object) -> str | None:
+    """Why `run_id` cannot name a run folder, or None if it can. The one rule for ids, wherever they
+    are read (arguments, prefixes, the TUI, archives) or made: letters, digits, '.', '_' and '-',
+    starting with a letter or digit, no '..', at most 200 characters. So an id is never a path."""
+    if not isinstance(run_id, str) or not run_id:
+        return "a run id is a non-empty string"
+    if len(run_id) > RUN_ID_MAX:
+        return f"a run id has at most {RUN_ID_MAX} characters"
+    if not RUN_ID.fullmatch(run_id):
+        return "a run id uses only letters, digits, '.', '_' and '-', and starts with a letter or digit"
+    if ".." in run_id:
+        return "a run id may not contain '..'"
+    return None
+
+
+def check_run_id(run_id: object) -> str:
+    """`run_id` if it is a valid run id; WorkbenchError naming the rule otherwise."""
+    problem = run_id_problem(run_id)
+    if problem:
+        raise WorkbenchError(f"{str(run_id)[:80]!r} is not a valid run id: {problem}")
+    return run_id  # type: ignore[return-value]
 
 
 def boot_id() -> str:
@@ -113,6 +143,31 @@ class RunInfo:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 
+    @classmethod
+    def parse(cls, text: str, run_id: str) -> RunInfo:
+        """run.json as written by anyone (an import, a hand edit): every field checked against its
+        type, the id taken from the folder name. A file that does not fit is a damaged run."""
+        try:
+            d = json.loads(text)
+        except ValueError as e:
+            return cls.damaged(run_id, f"run.json is not valid JSON ({e})")
+        if not isinstance(d, dict):
+            return cls.damaged(run_id, f"run.json holds a {type(d).__name__}, not an object")
+        if d.get("status") not in STATUSES:
+            return cls.damaged(run_id, f"run.json has no valid status ({str(d.get('status'))[:40]!r})")
+        for f in fields(cls):
+            if f.name in d and f.name != "id" and not _fits(d[f.name], f.type):
+                return cls.damaged(run_id, f"run.json: {f.name} should be {f.type}, "
+                                           f"not {type(d[f.name]).__name__}")
+        bad = [k for k, v in (d.get("summary") or {}).items() if not _fits(v, "float | None")]
+        if bad:
+            return cls.damaged(run_id, f"run.json: summary.{bad[0]} should be a number")
+        return cls.from_dict({**d, "id": run_id})
+
+    @classmethod
+    def damaged(cls, run_id: str, reason: str) -> RunInfo:
+        return cls(id=run_id, status="damaged", reason=reason)
+
     def is_alive(self) -> bool:
         """Is the process that owns this run still the one that started it?"""
         if self.pid is None:
@@ -125,6 +180,18 @@ class RunInfo:
         if started is None:
             return False
         return self.pid_start_time is None or abs(started - self.pid_start_time) < 1.0
+
+
+_TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "list": (list,),
+          "dict": (dict,), "None": (type(None),)}
+
+
+def _fits(value: Any, annotation: str) -> bool:
+    """Does a JSON value fit a field annotated "int | None", "list", …? (bool is not a number here.)"""
+    kinds = tuple(t for name in annotation.split(" | ") for t in _TYPES[name])
+    if isinstance(value, bool) and bool not in kinds:
+        return False
+    return isinstance(value, kinds)
 
 
 SUMMARY_FIELDS = ("best_val_loss", "final_train_loss", "final_val_loss", "tokens_per_sec", "mfu",
@@ -152,10 +219,17 @@ class Run:
 
     # --- run.json
     def raw_info(self) -> RunInfo:
+        """run.json as it is. The id is always the folder name, never what the file says."""
+        problem = run_id_problem(self.id)
+        if problem:
+            return RunInfo.damaged(self.id, f"the folder name is not a valid run id ({problem})")
         try:
-            return RunInfo.from_dict(json.loads(self.info_path.read_text()))
-        except (OSError, ValueError):
-            return RunInfo(id=self.id, status="crashed", reason="run.json is missing or unreadable")
+            text = self.info_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return RunInfo(id=self.id, status="crashed", reason="run.json is missing")
+        except (OSError, UnicodeDecodeError) as e:
+            return RunInfo.damaged(self.id, f"run.json cannot be read ({e})")
+        return RunInfo.parse(text, self.id)
 
     def info(self) -> RunInfo:
         """run.json with liveness applied: 'running' whose process is gone reads as 'crashed'."""
@@ -172,6 +246,8 @@ class Run:
     def update_info(self, **changes: Any) -> RunInfo:
         with self._info_lock:
             info = self.raw_info() if self.info_path.exists() else RunInfo(id=self.id)
+            if info.status == "damaged":  # never write over what someone may want to look at
+                raise WorkbenchError(f"{self.id} is damaged: {info.reason}")
             for k, v in changes.items():
                 if not hasattr(info, k):
                     raise AttributeError(f"run.json has no field {k!r}")
@@ -196,6 +272,27 @@ class Run:
         if info.status in ENDED and info.status != "crashed" and info.summary:  # crashed: never marked
             return info.summary
         return self.summary()
+
+    def overview(self, info: RunInfo) -> tuple[RunInfo, dict[str, Any]]:
+        """(info, summary) for a listing. A run whose metrics cannot be read comes back damaged,
+        with the reason, so one bad run never takes a listing down."""
+        if info.status == "damaged":
+            return info, {}
+        try:
+            return info, self.cached_summary(info)
+        except sqlite3.DatabaseError as e:
+            return replace(info, status="damaged", reason=f"metrics.sqlite cannot be read ({e})"), {}
+
+    @contextmanager
+    def reading(self) -> Iterator[RunInfo]:
+        """For a command that reads the whole run (show, compare): a damaged run is one clear line."""
+        info = self.info()
+        if info.status == "damaged":
+            raise WorkbenchError(f"{self.id} is damaged: {info.reason}")
+        try:
+            yield info
+        except sqlite3.DatabaseError as e:
+            raise WorkbenchError(f"{self.id} is damaged: metrics.sqlite cannot be read ({e})") from None
 
     # --- contents
     def config(self) -> Config:
@@ -263,15 +360,16 @@ class RunStore:
         return self.root
 
     def run(self, run_id: str) -> Run:
-        return Run(self.root / run_id)
+        """The run folder named `run_id`; WorkbenchError if that is not a valid id."""
+        return Run(self.root / check_run_id(run_id))
 
     def new_run_id(self, experiment: str, now: float | None = None) -> str:
         """Reserve runs/<experiment>-<yyyymmdd-hhmmss>[-n] by creating it (mkdir is atomic)."""
         self.ensure()
-        name = re.sub(r"-*\.{2,}-*", "-", SAFE.sub("-", experiment)).strip("-.") or "run"
+        name = re.sub(r"-*\.{2,}-*", "-", SAFE.sub("-", experiment)).strip("-._")[:150] or "run"
         base = f"{name}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}"
         for n in range(1, 10_000):
-            run_id = base if n == 1 else f"{base}-{n}"
+            run_id = check_run_id(base if n == 1 else f"{base}-{n}")
             try:
                 (self.root / run_id).mkdir()
                 return run_id
@@ -302,27 +400,33 @@ class RunStore:
         return run
 
     def runs(self) -> list[Run]:
+        """Every run folder; hidden ones (an import being unpacked) are not runs yet."""
         if not self.root.is_dir():
             return []
         return [Run(p) for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")]
 
+    def scan(self, status: str | None = None, experiment: str | None = None) -> list[tuple[Run, RunInfo]]:
+        """Every run with its info (liveness applied), newest first. A damaged run is a row too."""
+        pairs = [(r, r.info()) for r in self.runs()]
+        if status:
+            pairs = [(r, i) for r, i in pairs if i.status == status]
+        if experiment:
+            pairs = [(r, i) for r, i in pairs if i.experiment == experiment]
+        return sorted(pairs, key=lambda p: (p[1].started or 0, p[0].id), reverse=True)
+
     def list_runs(self, status: str | None = None, experiment: str | None = None) -> list[RunInfo]:
         """Every run's info with liveness applied, newest first."""
-        infos = [r.info() for r in self.runs()]
-        if status:
-            infos = [i for i in infos if i.status == status]
-        if experiment:
-            infos = [i for i in infos if i.experiment == experiment]
-        return sorted(infos, key=lambda i: (i.started or 0, i.id), reverse=True)
+        return [info for _, info in self.scan(status, experiment)]
 
     def resolve(self, ref: str) -> Run:
-        """A run by id or unique id prefix, as git does with commits."""
-        if not ref or "/" in ref or ref in (".", ".."):
-            # a path to a run folder works too
+        """A run by id or unique id prefix, as git does with commits; `runs/<id>` works too."""
+        if "/" in ref:  # a path, as the shell completes it: only a folder right inside the store
             p = Path(ref)
-            if p.is_dir() and (p / "run.json").exists():
-                return Run(p)
-            raise WorkbenchError(f"{ref!r} is not a run id; `workbench ls` lists them")
+            if p.resolve().parent != self.root.resolve():
+                raise WorkbenchError(f"{ref!r} is not a run id or a run folder in {self.root}/; "
+                                     f"`workbench ls` lists them")
+            ref = p.name
+        check_run_id(ref)
         exact = self.root / ref
         if exact.is_dir():
             return Run(exact)

@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 
 from workbench.cli import add_runs_dir
 from workbench.errors import WorkbenchError
-from workbench.store import SAFE, RunStore
+from workbench.store import RunStore, run_id_problem
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,8 +62,8 @@ def check_members(members: list[tarfile.TarInfo], archive: str) -> str:
     if len(tops) != 1:
         raise WorkbenchError(f"{archive}: expected one run folder at the top, found {sorted(tops) or 'none'}")
     top = tops.pop()
-    if SAFE.search(top) or top.startswith("."):
-        raise WorkbenchError(f"{archive}: {top!r} is not a valid run id")
+    if run_id_problem(top):
+        raise WorkbenchError(f"{archive}: {top[:80]!r} is not a valid run id: {run_id_problem(top)}")
     if not any(m.name == f"{top}/run.json" for m in members):
         raise WorkbenchError(f"{archive}: no {top}/run.json inside; not a workbench run archive")
     return top

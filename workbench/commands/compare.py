@@ -55,8 +55,11 @@ def run(args: argparse.Namespace) -> int:
     table.add_column("")
     for r in runs:
         table.add_column(r.id, justify="right")
-    summaries = [r.summary() for r in runs]
-    infos = [r.info() for r in runs]
+    summaries, infos = [], []
+    for r in runs:
+        with r.reading() as info:
+            summaries.append(r.summary())
+            infos.append(info)
     for label, field in ROWS:
         if field is None and label == "status":
             cells = [i.status for i in infos]

@@ -32,9 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def rows(store: RunStore, status: str | None, experiment: str | None) -> list[dict]:
     out = []
-    for info in store.list_runs(status=status, experiment=experiment):
-        s = store.run(info.id).cached_summary(info)
-        out.append({"id": info.id, "experiment": info.experiment, "status": info.status,
+    for run, info in store.scan(experiment=experiment):
+        info, s = run.overview(info)
+        if status and info.status != status:
+            continue
+        out.append({"id": run.id, "experiment": info.experiment, "status": info.status,
                     "reason": info.reason, "step": s.get("step"), "max_steps": s.get("max_steps") or info.max_steps,
                     "best_val_loss": s.get("best_val_loss"), "tokens_per_sec": s.get("tokens_per_sec"),
                     "started": info.started, "wall_time_s": s.get("wall_time_s")})
@@ -57,4 +59,7 @@ def run(args: argparse.Namespace) -> int:
     colors = [STATUS_COLOR.get(r["status"]) for r in data] if tty else None
     print(plain_table(["id", "experiment", "status", "step", "best val", "tok/s", "started", "duration"],
                       cells, right={3, 4, 5, 7}, colors=colors, color_col=2))
+    for r in data:
+        if r["status"] == "damaged":
+            print(f"{r['id']}: damaged: {r['reason']}")
     return 0

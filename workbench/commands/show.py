@@ -38,11 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     store = RunStore(args.runs_dir)
     r = store.resolve(args.run)
-    info = r.info()
-    reader = r.reader()
-    summary = r.summary(reader)
-    samples = reader.samples()[-args.samples:] if args.samples > 0 else []
-    events = reader.events()
+    with r.reading() as info:
+        reader = r.reader()
+        summary = r.summary(reader)
+        samples = reader.samples()[-args.samples:] if args.samples > 0 else []
+        events = reader.events()
+        reader.close()
     config = r.config().to_dict() if r.config_path.exists() else {}
     if args.json:
         print(json.dumps({"id": r.id, "path": str(r.path), "status": info.status, "reason": info.reason,

@@ -8,12 +8,14 @@ downsampled series is fetched again when the tail grows long.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections import deque
+from dataclasses import replace
 
 from workbench import telemetry
 from workbench.metrics import MetricsReader
-from workbench.store import ENDED, Run, RunStore
+from workbench.store import ENDED, Run, RunInfo, RunStore
 from workbench.tui.messages import GpuRow, HostSnapshot, RunRow, RunSnapshot
 
 LOSS_KEYS = ("train/loss", "eval/val_loss")
@@ -42,16 +44,12 @@ class RunsPoller:
     def poll(self) -> list[RunRow]:
         rows = []
         now = clock()
-        for info in self.store.list_runs():
-            run = self.store.run(info.id)
-            key = (info.id, info.status)
+        for run, info in self.store.scan():
+            key = (run.id, info.status)
             if info.status in ENDED and key in self._ended:
                 summ = self._ended[key]
             else:
-                try:
-                    summ = run.cached_summary(info)
-                except Exception:  # a broken database must not take the table down
-                    summ = dict(info.summary or {})
+                info, summ = run.overview(info)  # a broken database makes a damaged row
                 if info.status in ENDED:
                     self._ended[key] = summ
             if info.started is None:
@@ -62,7 +60,7 @@ class RunsPoller:
                 duration = now - info.started
             else:
                 duration = summ.get("wall_time_s")
-            rows.append(RunRow(id=info.id, status=info.status, experiment=info.experiment,
+            rows.append(RunRow(id=run.id, status=info.status, experiment=info.experiment,
                                step=int(summ.get("step") or 0),
                                max_steps=summ.get("max_steps") or info.max_steps,
                                best_val=summ.get("best_val_loss"), tok_s=summ.get("tokens_per_sec"),
@@ -148,6 +146,15 @@ class RunTail:
 
     def poll(self) -> RunSnapshot:
         info = self.run.info()
+        if info.status != "damaged":
+            try:
+                return self._poll(info)
+            except sqlite3.DatabaseError as e:
+                info = replace(info, status="damaged", reason=f"metrics.sqlite cannot be read ({e})")
+        return RunSnapshot(run_id=self.run.id, info=info, x=self.x, step=self._step, tokens=self._tokens,
+                           perf_now=dict(self._perf_now))
+
+    def _poll(self, info: RunInfo) -> RunSnapshot:
         loss_changed = perf_changed = False
         if self._loaded_x != self.x:
             self._full_fetch()
@@ -244,14 +251,18 @@ def compare_data(store: RunStore, run_ids: list[str], x: str = "step") -> dict:
     for rid in run_ids:
         run = store.run(rid)
         info = run.info()
-        out["infos"][rid] = info
+        out["curves"][rid], out["summaries"][rid], out["samples"][rid] = {}, {}, {}
         r = run.reader()
         try:
-            out["curves"][rid] = {k: r.series(k, x=x, max_points=800) for k in LOSS_KEYS}
-            out["summaries"][rid] = run.cached_summary(info) if info.status != "running" else run.summary(r)
-            out["samples"][rid] = {s.step: s.text for s in r.samples(limit=10_000)}
+            if info.status != "damaged":
+                out["curves"][rid] = {k: r.series(k, x=x, max_points=800) for k in LOSS_KEYS}
+                out["summaries"][rid] = run.cached_summary(info) if info.status != "running" else run.summary(r)
+                out["samples"][rid] = {s.step: s.text for s in r.samples(limit=10_000)}
+        except sqlite3.DatabaseError as e:
+            info = replace(info, status="damaged", reason=f"metrics.sqlite cannot be read ({e})")
         finally:
             r.close()
+        out["infos"][rid] = info
         try:
             out["configs"][rid] = flatten(run.config())
         except Exception:  # noqa: BLE001 - a run without a readable config still compares

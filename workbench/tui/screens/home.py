@@ -151,8 +151,14 @@ class HomeScreen(Screen):
 
     def action_open_run(self) -> None:
         row = self._current()
-        if row is not None:
+        if row is not None and self._readable(row):
             self.app.open_run(row.id)
+
+    def _readable(self, row) -> bool:
+        """A damaged run has nothing to show but why: say it instead of opening it."""
+        if row.status == "damaged":
+            self.notify(f"{row.id} is damaged: {row.reason}", severity="warning")
+        return row.status != "damaged"
 
     def action_mark(self) -> None:
         row = self._current()
@@ -166,7 +172,10 @@ class HomeScreen(Screen):
 
     def action_compare(self) -> None:
         t = self.table
-        ids = [r.id for r in t.rows_data if r.id in t.marked]
+        rows = [r for r in t.rows_data if r.id in t.marked]
+        if not all(self._readable(r) for r in rows):
+            return
+        ids = [r.id for r in rows]
         if len(ids) < 2:
             self.notify("mark two or more runs with space, then press c", severity="warning")
             return
@@ -202,8 +211,8 @@ class HomeScreen(Screen):
 
     @work(thread=True, group="actions")
     def delete_worker(self, run_id: str) -> None:
-        run = self.app.store.run(run_id)
         try:
+            run = self.app.store.run(run_id)
             if run.info().status == "running":
                 raise WorkbenchError(f"{run_id} is running; stop it first")
             shutil.rmtree(run.path)
