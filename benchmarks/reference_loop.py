@@ -66,8 +66,8 @@ def reference_loop(cfg, steps: int, skip: int = 10) -> dict:
         lr = lr_at(step, t)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        for _ in range(t.grad_accum):
-            x, y = batches.next()
+        for i in range(t.grad_accum):
+            x, y = batches.draw(step, i)
             with setup.autocast():
                 _, loss = fwd(x, y)
                 loss = loss / t.grad_accum

@@ -126,15 +126,14 @@ def test_batches(on_device):
     b = Batches(tokens, block_size=8, batch_size=4, device=torch.device("cpu"), seed=1)
     if not on_device:  # the memmap path, as for big corpora
         b.on_device, b.tokens = False, tokens
-    state = b.state()
-    x, y = b.next()
+    x, y = b.draw(3, 0)
     assert x.shape == y.shape == (4, 8) and x.dtype == torch.long
     assert torch.equal(x[:, 1:], y[:, :-1]) and torch.equal(y[:, 0], x[:, 0] + 1)
-    b.set_state(state)
-    x2, _ = b.next()
-    assert torch.equal(x, x2)  # the generator state is all a resume needs
-    g1, g2 = b.make_generator(5), b.make_generator(5)
-    assert torch.equal(b.next(g1)[0], b.next(g2)[0])
+    b.draw(7, 1)
+    assert torch.equal(b.draw(3, 0)[0], x)  # a function of (seed, step, index): no state to save
+    assert not torch.equal(b.draw(3, 1)[0], x) and not torch.equal(b.draw(4, 0)[0], x)
+    other = Batches(tokens, block_size=8, batch_size=4, device=torch.device("cpu"), seed=2)
+    assert not torch.equal(other.draw(3, 0)[0], x)
 
 
 def test_too_little_data():

@@ -2,8 +2,8 @@
 
 A checkpoint holds everything exact resume needs: model, optimizer, grad scaler,
 step, tokens seen, training time, best val loss, every RNG state (torch, CUDA,
-numpy, python, the batch sampler's generator), plus the resolved config and the
-tokenizer, so `workbench sample` needs nothing else.
+numpy, python; batches need none: they are a function of seed and step), plus the
+resolved config and the tokenizer, so `workbench sample` needs nothing else.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ operators, and a verdict on where a step's time goes.
 The steps are the trainer's own (`step.build`, `step.train_step`). Warmup steps
 (compilation included) run first, outside the profiler. Categories of the verdict:
 
-    data          drawing batches (workbench::data, a record_function around Batches.next)
+    data          drawing batches (workbench::data, a record_function around Batches.draw)
     host sync     host-device copies and syncs: aten::item, aten::_local_scalar_dense,
                   aten::to / _to_copy / copy_, cudaStreamSynchronize, cudaDeviceSynchronize, cudaMemcpy*
     optimizer     Optimizer.step and zero_grad (inclusive: the foreach/fused kernels inside)
@@ -76,13 +76,13 @@ def profile_config(cfg, steps: int = 5, warmup: int = 3, top: int = 25) -> dict:
     setup = p.setup
     cuda = setup.device.type == "cuda"
     batches = p.train_batches
-    draw = batches.next
+    draw = batches.draw
 
-    def next_batch(generator=None):
+    def draw_batch(step: int, index: int):
         with record_function(DATA_RANGE):
-            return draw(generator)
+            return draw(step, index)
 
-    batches.next = next_batch  # this Batches only: the data range shows in the trace
+    batches.draw = draw_batch  # this Batches only: the data range shows in the trace
     p.model.train()
     one = stepper(p, t)
 

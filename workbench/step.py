@@ -73,12 +73,12 @@ def build(cfg: Config, setup=None, load_ckpt=None) -> Parts:
                  B * T * t.grad_accum, fpt, peak, ckpt)
 
 
-def train_step(p: Parts, grad_accum: int, grad_clip: float) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """One optimizer step: grad_accum micro-batches forward and backward, clip, step.
+def train_step(p: Parts, step: int, grad_accum: int, grad_clip: float) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Optimizer step `step`: grad_accum micro-batches forward and backward, clip, step.
     Returns the step's loss and grad norm as device tensors: no host sync."""
     loss_sum = None
-    for _ in range(grad_accum):
-        x, y = p.train_batches.next()
+    for i in range(grad_accum):
+        x, y = p.train_batches.draw(step, i)
         with p.setup.autocast():
             _, loss = p.compiled(x, y)
             if grad_accum > 1:
@@ -107,7 +107,7 @@ def stepper(p: Parts, t) -> Callable[[], torch.Tensor]:
     def one() -> torch.Tensor:
         nonlocal step
         set_lr(p.optimizer, lr_at(step, t))
-        loss, _ = train_step(p, t.grad_accum, t.grad_clip)
+        loss, _ = train_step(p, step, t.grad_accum, t.grad_clip)
         step += 1
         return loss
 

@@ -162,7 +162,6 @@ def _train(cfg: Config, run, writer, console, flag: StopFlag, resume: bool, stat
         step, tokens, train_time = ckpt["step"], ckpt["tokens"], ckpt["train_time"]
         state["best_val"], ema = ckpt["best_val"], ckpt["ema"]
         checkpoint.set_rng_state(ckpt["rng"])
-        train_batches.set_state(ckpt["data_rng"].to("cpu"))
         writer.truncate_after(step)
         writer.event("resume", f"resumed at step {step} from {run.checkpoint('last')}", step=step)
         del ckpt
@@ -189,7 +188,7 @@ def _train(cfg: Config, run, writer, console, flag: StopFlag, resume: bool, stat
             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scaler": scaler.state_dict(), "step": step, "tokens": tokens,
             "train_time": train_time, "best_val": state["best_val"], "ema": ema,
-            "rng": checkpoint.rng_state(), "data_rng": train_batches.state(),
+            "rng": checkpoint.rng_state(),
             "config": cfg.to_dict(), "tokenizer": tok.state(), "model_kind": m.kind,
         })
 
@@ -198,14 +197,13 @@ def _train(cfg: Config, run, writer, console, flag: StopFlag, resume: bool, stat
         """Mean loss on eval.batches batches of each split; None when a signal cut it short."""
         model.eval()
         out = {}
-        for split, batches, seed in (("train", train_batches, t.seed + 2), ("val", val_batches, t.seed + 3)):
-            g = batches.make_generator(seed)  # the same batches at every evaluation
+        for split, batches in (("train", train_batches), ("val", val_batches)):
             losses = torch.zeros(cfg.eval.batches, device=device)
             for k in range(cfg.eval.batches):
                 if flag.signum is not None:  # stop promptly: a long evaluation is not worth the wait
                     model.train()
                     return None
-                x, y = batches.next(g)
+                x, y = batches.draw(batches.EVAL, k)  # the same batches at every evaluation
                 with setup.autocast():
                     _, loss = compiled(x, y)
                 losses[k] = loss.float()
@@ -337,7 +335,7 @@ def _train(cfg: Config, run, writer, console, flag: StopFlag, resume: bool, stat
         set_lr(optimizer, lr)
         step_t0 = time.time()
         try:
-            loss_sum, norm = train_step(parts, t.grad_accum, t.grad_clip)
+            loss_sum, norm = train_step(parts, step, t.grad_accum, t.grad_clip)
         except Exception as e:
             if first_step and setup.compile and not is_oom(e):
                 raise RuntimeError(f"torch.compile failed ({type(e).__name__}: {e}); set "

@@ -247,14 +247,26 @@ def load_dataset(data_cfg, show_progress: bool = True) -> Dataset:
 # ---------------------------------------------------------------- batches
 
 
+def batch_seed(seed: int, *key: int) -> int:
+    """A 63-bit seed for the batch named by `key` (a step and a micro-batch index)."""
+    digest = hashlib.blake2b(repr((seed, *key)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
 class Batches:
     """Random (x, y) windows of block_size tokens from one token array.
+
+    A batch is a function of (seed, step, micro-batch index) alone: `draw(step, i)` seeds the
+    generator from them. So a resumed run draws the same batches with no saved state, and
+    data-parallel ranks split a step's micro-batches between them: the world size changes
+    the speed and nothing else. Evaluation draws `draw(EVAL, k)`, the same at every evaluation.
 
     Small arrays are moved to the device once; a batch is then torch.randint on the
     device plus one gather, with no host sync. Big arrays stay in a memmap; the batch
     is gathered on the host into pinned memory and copied asynchronously.
-    The generator's state is part of a checkpoint, so a resumed run draws the same batches.
     """
+
+    EVAL = -1  # the "step" of evaluation batches: never a training step
 
     def __init__(self, tokens: np.ndarray, block_size: int, batch_size: int, device: torch.device,
                  seed: int, name: str = "train"):
@@ -262,12 +274,11 @@ class Batches:
             raise WorkbenchError(
                 f"the {name} split has {len(tokens)} tokens, fewer than model.block_size + 2 "
                 f"({block_size + 2}); use more data, a smaller block_size or another data.val_fraction")
-        self.block_size, self.batch_size, self.device = block_size, batch_size, device
+        self.block_size, self.batch_size, self.device, self.seed = block_size, batch_size, device, seed
         self.n = len(tokens)
         self.on_device = self.n <= ON_DEVICE_MAX_TOKENS  # else: read from the memmap per batch
         gen_device = device if self.on_device and device.type == "cuda" else torch.device("cpu")
         self.generator = torch.Generator(device=gen_device)
-        self.generator.manual_seed(seed)
         if self.on_device:
             # int32 halves the memory of int64 and gathers just as fast; ids are cast on use
             self.data = torch.from_numpy(np.asarray(tokens).astype(np.int32)).to(device)
@@ -276,29 +287,18 @@ class Batches:
             self.tokens = tokens
         self.pin = device.type == "cuda"
 
-    def make_generator(self, seed: int) -> torch.Generator:
-        """A generator on the device batches are drawn on (evaluation uses a fixed one)."""
-        g = torch.Generator(device=self.generator.device)
-        g.manual_seed(seed)
-        return g
-
-    def next(self, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def draw(self, step: int, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Micro-batch `index` of optimizer step `step` (or of evaluation, step EVAL)."""
+        self.generator.manual_seed(batch_seed(self.seed, step, index))
         B, T = self.batch_size, self.block_size
-        generator = generator or self.generator
         if self.on_device:
-            ix = torch.randint(self.n - T - 1, (B,), device=self.data.device, generator=generator)
+            ix = torch.randint(self.n - T - 1, (B,), device=self.data.device, generator=self.generator)
             xy = self.data[ix[:, None] + self.offsets].long()
             return xy[:, :-1], xy[:, 1:]
-        ix = torch.randint(self.n - T - 1, (B,), generator=generator).numpy()
+        ix = torch.randint(self.n - T - 1, (B,), generator=self.generator).numpy()
         xy = np.stack([np.asarray(self.tokens[i:i + T + 1], dtype=np.int64) for i in ix])
         t = torch.from_numpy(xy)
         if self.pin:
             t = t.pin_memory()
         t = t.to(self.device, non_blocking=True)
         return t[:, :-1], t[:, 1:]
-
-    def state(self) -> torch.Tensor:
-        return self.generator.get_state()
-
-    def set_state(self, state: torch.Tensor) -> None:
-        self.generator.set_state(state)
