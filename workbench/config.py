@@ -402,9 +402,16 @@ def config_to_toml(cfg: Config) -> str:
     return tomli_w.dumps(cfg.to_dict())
 
 
-def flatten(cfg: Config | dict) -> dict[str, Any]:
+def flatten(cfg: Config | dict, prefix: str = "") -> dict[str, Any]:
+    """Dotted keys: 'train.lr'; a script's free-form config may nest deeper or not at all."""
     d = cfg.to_dict() if isinstance(cfg, Config) else cfg
-    return {f"{s}.{k}": v for s, body in d.items() for k, v in body.items()}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 # Keys that name the experiment rather than change training; a diff skips them.

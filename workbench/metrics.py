@@ -105,6 +105,11 @@ class MetricsWriter:
     def event(self, kind: str, message: str, step: int | None = None, t: float | None = None) -> None:
         self._queue.put(("events", [(step, time.time() if t is None else t, kind, message)]))
 
+    def put(self, table: str, rows: list[tuple]) -> None:
+        """Queue rows already in the table's column order and types (see INSERTS): the
+        recording API's fast path, one queue put per call."""
+        self._queue.put((table, rows))
+
     def truncate_after(self, step: int) -> None:
         """On resume: forget what was logged after the checkpoint, so no step appears twice."""
         self.flush()

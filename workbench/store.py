@@ -95,6 +95,35 @@ def write_json_atomic(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def dict_to_toml(config: dict[str, Any]) -> str:
+    """A script's config as TOML: nested dicts stay tables; None and values TOML cannot hold
+    (objects, tuples of mixed types) are written as their str()."""
+    import tomli_w
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items() if x is not None}
+        if isinstance(v, (list, tuple)):
+            items = [clean(x) for x in v if x is not None]
+            return items if len({type(x) for x in items}) <= 1 else [str(x) for x in items]
+        if isinstance(v, (bool, int, float, str)):
+            return v
+        if hasattr(v, "item"):  # numpy and torch scalars
+            try:
+                return clean(v.item())
+            except (TypeError, ValueError):
+                pass
+        return str(v)
+
+    return tomli_w.dumps(clean(dict(config or {})))
+
+
 def git_state(folder: Path) -> tuple[str | None, bool | None]:
     """(commit, dirty) of the git repo holding `folder`, or (None, None)."""
     try:
@@ -114,12 +143,17 @@ class RunInfo:
     """What run.json holds. `summary` is kept up to date by the trainer for fast listing."""
 
     id: str
+    kind: str = "trainer"  # "trainer" (an experiment file), "script" (workbench.init), "command" (run -- CMD)
     status: str = "running"
     reason: str = ""
     experiment: str = ""
     experiment_file: str = ""
     extends_chain: list = field(default_factory=list)
     parent_config: dict | None = None
+    tags: list = field(default_factory=list)
+    argv: list = field(default_factory=list)  # a script's or command's argv
+    cwd: str = ""  # the folder it ran in
+    env: dict = field(default_factory=dict)  # the environment variables the user asked to record
     pid: int | None = None
     pgid: int | None = None
     pid_start_time: float | None = None
@@ -296,7 +330,15 @@ class Run:
 
     # --- contents
     def config(self) -> Config:
+        """A trainer run's config, validated (older runs get today's defaults for new keys)."""
         return from_dict(read_toml(self.config_path), where=str(self.config_path))
+
+    def config_values(self) -> dict[str, Any]:
+        """What viewers show and diff: a trainer run's full Config as a dict, or the free-form
+        config a script (workbench.init) or a command (`workbench run -- CMD`) recorded."""
+        if self.raw_info().kind == "trainer":
+            return self.config().to_dict()
+        return read_toml(self.config_path)
 
     def writer(self, flush_interval: float = 1.0) -> MetricsWriter:
         return MetricsWriter(self.db_path, flush_interval)
@@ -381,7 +423,7 @@ class RunStore:
         """Fill a reserved (or new) run folder: the resolved config and run.json."""
         run = self.run(run_id)
         run.path.mkdir(parents=True, exist_ok=True)
-        run.config_path.write_text(config_to_toml(cfg))
+        write_text_atomic(run.config_path, config_to_toml(cfg))
         chain, parent = [], None
         commit, dirty = None, None
         if experiment_file:
@@ -397,6 +439,18 @@ class RunStore:
                         started=time.time(), max_steps=cfg.train.max_steps or None,
                         schema_version=SCHEMA_VERSION)
         run.mark_running()
+        return run
+
+    def create_free_run(self, run_id: str, config: dict[str, Any], kind: str, name: str,
+                        folder: str | Path | None = None, **info: Any) -> Run:
+        """Fill a reserved run folder for a script or a command: its config dict (any nesting,
+        stored as TOML) and run.json, with the git commit of `folder` (default: the cwd)."""
+        run = self.run(run_id)
+        run.path.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(run.config_path, dict_to_toml(config))
+        commit, dirty = git_state(Path(folder or Path.cwd()).resolve())
+        run.update_info(id=run_id, kind=kind, experiment=name, git_commit=commit, git_dirty=dirty,
+                        started=time.time(), schema_version=SCHEMA_VERSION, **info)
         return run
 
     def runs(self) -> list[Run]:

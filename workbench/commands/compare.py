@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(label, *cells)
     con.print(table)
 
-    cfgs = [r.config() for r in runs]
+    cfgs = [r.config_values() for r in runs]
     keys = sorted({k for c in cfgs[1:] for k, _, _ in diff_configs(cfgs[0], c)})
     configs = [flatten(c) for c in cfgs]
     con.print()

@@ -23,11 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def resolve_config(ref: str, store: RunStore) -> Config:
-    """An experiment file or a run, by what the argument looks like."""
+def resolve_config(ref: str, store: RunStore) -> Config | dict:
+    """An experiment file or a run (a script's or command's free-form config too), by what
+    the argument looks like."""
     if ref.endswith(".toml") or Path(ref).is_file():
         return load_config(ref)
-    return store.resolve(ref).config()
+    return store.resolve(ref).config_values()
 
 
 def run(args: argparse.Namespace) -> int:

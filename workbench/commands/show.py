@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         samples = reader.samples()[-args.samples:] if args.samples > 0 else []
         events = reader.events()
         reader.close()
-    config = r.config().to_dict() if r.config_path.exists() else {}
+    config = r.config_values() if r.config_path.exists() else {}
     if args.json:
         print(json.dumps({"id": r.id, "path": str(r.path), "status": info.status, "reason": info.reason,
                           "info": asdict(info), "summary": summary, "config": config,
@@ -77,10 +77,11 @@ def run(args: argparse.Namespace) -> int:
     con.print("\n[bold]summary[/]")
     con.print(t)
     if config:
-        con.print("\n[bold]config[/] (differs from defaults)")
         from workbench.config import Config
 
-        defaults = flatten(Config())
+        trainer = info.kind == "trainer"
+        con.print("\n[bold]config[/]" + (" (differs from defaults)" if trainer else ""))
+        defaults = flatten(Config()) if trainer else {}
         for k, v in flatten(config).items():
             if defaults.get(k) != v:
                 con.print(f"  {k} = {fmt_value(v)}")

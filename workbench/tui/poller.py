@@ -264,7 +264,7 @@ def compare_data(store: RunStore, run_ids: list[str], x: str = "step") -> dict:
             r.close()
         out["infos"][rid] = info
         try:
-            out["configs"][rid] = flatten(run.config())
+            out["configs"][rid] = flatten(run.config_values())
         except Exception:  # noqa: BLE001 - a run without a readable config still compares
             out["configs"][rid] = {}
     all_keys: list[str] = []

@@ -27,12 +27,15 @@ X_AXES = ("step", "tokens", "time")
 
 
 def config_pair(run) -> tuple[dict, dict, str] | None:
-    """(own, parent, parent name) flattened, or None while the trainer has not written config.toml."""
+    """(own, parent, parent name) flattened, or None while the trainer has not written config.toml.
+    A script's or a command's run has no parent: its name is ''."""
     try:
-        own = flatten(run.config())
+        own = flatten(run.config_values())
     except Exception:  # noqa: BLE001 - not written yet, or unreadable: try again next poll
         return None
     info = run.raw_info()
+    if info.kind != "trainer":  # a script's or a command's own config: nothing to diff against
+        return own, {}, ""
     if info.parent_config:
         chain = info.extends_chain or []
         name = chain[1].rsplit("/", 1)[-1] if len(chain) > 1 else "parent"

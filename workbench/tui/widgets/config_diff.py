@@ -43,7 +43,14 @@ class ConfigDiff(VerticalScroll):
         own, parent = self.own, self.base or {}
         changed = [k for k in own if k not in IDENTITY_KEYS and own.get(k) != parent.get(k)]
         t = Text(no_wrap=True, overflow="ellipsis")
-        if self.full:
+        if not self.parent_name:  # a script's or a command's config: nothing to diff it against
+            self.border_title = "Config"
+            for k, v in own.items():
+                t.append(f"{k} ", style="bold")
+                t.append(f"{short(v, 40)}\n")
+            if not own:
+                t.append("no config recorded\n", style="dim")
+        elif self.full:
             self.border_title = f"Config (full) · * vs {self.parent_name}"
             section = ""
             for k, v in own.items():

@@ -1,0 +1,171 @@
+"""The recording API: the one way a run is written into the store.
+
+    import workbench
+    run = workbench.init(config={"lr": 3e-4}, name="my-exp", runs_dir="runs", tags=["baseline"])
+    for step in range(1000):
+        ...
+        workbench.log({"train/loss": loss, "lr": lr}, step=step)      # tokens= optional
+        workbench.log_text("sample", text, step=step)
+    workbench.finish()
+
+`log` converts the values to floats and queues them (a few microseconds); the
+metrics writer's thread commits them about once a second. Well-known names (loss,
+val_loss, lr, …) are stored under the workbench keys (metric_names.py), so the
+dashboard's loss chart and the run summary work. Nothing here imports torch or
+Textual.
+
+A `Recorder` is a run handle: `workbench.init` makes one for a script (with exit
+hooks: see exit_hooks.py), and a caller that already created the run folder (the
+capture of `workbench run -- CMD`, the built-in trainer) makes one directly.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from workbench.metric_names import store_key
+from workbench.store import ENDED, Run, RunStore
+
+
+class Recorder:
+    """Writes one run: scalars, text samples, events, telemetry; then its end in run.json."""
+
+    def __init__(self, run: Run, flush_interval: float = 1.0):
+        self.run = run
+        self.id = run.id
+        self.path = run.path
+        self.writer = run.writer(flush_interval)
+        self._put = self.writer.put
+        self.step = 0  # the last step logged
+        self.tokens = 0
+        self._next_step = 0
+        self._keys: dict[str, str] = {}
+        self._samplers: list = []
+        self.status: str | None = None  # set by finish()
+
+    # --- what a training loop calls
+    def log(self, values: dict[str, Any], step: int | None = None, tokens: int | None = None) -> None:
+        """Record scalars at `step` (default: one after the last logged step). Values that are
+        not numbers (strings, lists) are left out; tensors are read with float()."""
+        step = self._next_step if step is None else int(step)
+        self._next_step = step + 1
+        self.step = step
+        if tokens is not None:
+            self.tokens = int(tokens)
+        t, tokens, keys = time.time(), self.tokens, self._keys
+        rows = []
+        for name, value in values.items():
+            key = keys.get(name)
+            if key is None:
+                key = keys[name] = store_key(str(name))
+            try:
+                rows.append((step, tokens, t, key, float(value)))
+            except (TypeError, ValueError):
+                continue
+        if rows:
+            self._put("scalars", rows)
+
+    def log_text(self, key: str, text: str, step: int | None = None) -> None:
+        """A text sample (what the dashboard's sample pane shows); `key` is kept as its prompt."""
+        step = self.step if step is None else step
+        self.writer.sample(step, self.tokens, str(key), str(text))
+
+    def event(self, kind: str, message: str, step: int | None = None) -> None:
+        self.writer.event(kind, message, step=self.step if step is None else step)
+
+    def telemetry(self, values: dict[str, float]) -> None:
+        self.writer.telemetry(values, step=self.step)
+
+    def start_telemetry(self, interval: float, root_pid: int | None = None) -> None:
+        """Sample CPU, RSS and the GPUs of a process tree (default: this process) every
+        `interval` seconds into the run's telemetry."""
+        from workbench.process_telemetry import ProcessTreeSampler
+
+        sampler = ProcessTreeSampler(self.writer.telemetry, interval, root_pid or os.getpid())
+        self._samplers.append(sampler.start())
+
+    # --- the end
+    def finish(self, status: str = "finished", reason: str = "") -> str:
+        """Commit what is queued and write the end into run.json. Idempotent: the first call wins."""
+        if self.status is not None:
+            return self.status
+        assert status in ENDED, status
+        self.status = status
+        for sampler in self._samplers:
+            sampler.stop()
+        if status != "finished" and reason:
+            self.writer.event(status if status != "failed" else "error", reason, step=self.step)
+        self.writer.close()
+        self.run.mark_ended(status, reason)
+        return status
+
+
+# ---------------------------------------------------------------- the module-level API
+
+_current: Recorder | None = None
+
+
+def default_name() -> str:
+    """The script's file name without .py, like an experiment file's name."""
+    argv0 = sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c", "-m") else ""
+    return Path(argv0).stem or "script"
+
+
+def init(config: dict[str, Any] | None = None, name: str | None = None, runs_dir: str | Path | None = None,
+         tags: list[str] | None = None, telemetry_interval: float = 1.0, exit_hooks: bool = True) -> Recorder:
+    """Create a run folder for this script and make it the current run.
+
+    runs_dir defaults to $WORKBENCH_RUNS_DIR or ./runs. With `exit_hooks` (the default) the
+    run ends by itself when the script does: finished on a normal exit, failed on an
+    uncaught exception, stopped on SIGTERM or Ctrl-C (exit_hooks.py)."""
+    global _current
+    if _current is not None and _current.status is None:
+        _current.finish()
+    store = RunStore(runs_dir or os.environ.get("WORKBENCH_RUNS_DIR", "runs"))
+    name = name or default_name()
+    run_id = store.new_run_id(name)
+    run = store.create_free_run(run_id, dict(config or {}), kind="script", name=name,
+                                tags=[str(t) for t in (tags or [])], argv=list(sys.argv), cwd=os.getcwd())
+    run.mark_running()
+    pid = os.getpid()
+    if os.getpgid(pid) != pid:
+        # not a process group leader: `workbench stop` must signal this process, not the
+        # shell's job it belongs to (a pipe's other end)
+        run.update_info(pgid=None)
+    rec = Recorder(run)
+    rec.event("start", f"{name}: recording {' '.join(sys.argv)[:200]}", step=0)
+    if telemetry_interval:
+        rec.start_telemetry(telemetry_interval)
+    if exit_hooks:
+        from workbench import exit_hooks as hooks
+
+        hooks.install(rec)
+    _current = rec
+    return rec
+
+
+def current() -> Recorder:
+    if _current is None:
+        raise RuntimeError("no run: call workbench.init() first")
+    return _current
+
+
+def log(values: dict[str, Any], step: int | None = None, tokens: int | None = None) -> None:
+    current().log(values, step=step, tokens=tokens)
+
+
+def log_text(key: str, text: str, step: int | None = None) -> None:
+    current().log_text(key, text, step=step)
+
+
+def finish(status: str = "finished", reason: str = "") -> str:
+    """End the current run (finished unless told otherwise); later calls do nothing."""
+    global _current
+    if _current is None:
+        return ""
+    rec, _current = _current, None
+    return rec.finish(status, reason)
