@@ -299,7 +299,7 @@ def test_sampler_stops_promptly_and_is_idempotent(no_nvml):
     assert s.running and s._thread.daemon
     t0 = time.monotonic()
     s.stop()
-    assert time.monotonic() - t0 < 1.0 and not s.running
+    assert time.monotonic() - t0 < 10 and not s.running  # a 30 s interval must not be waited out
     s.stop()
     telemetry.TelemetrySampler(lambda v: None, 1.0).stop()  # never started
 

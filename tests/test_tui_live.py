@@ -98,59 +98,77 @@ def test_start_tiny_from_the_tui_and_watch_it(tmp_path):
         kill_runs(runs)
 
 
-def tmux(*args: str, check: bool = True) -> str:
-    r = subprocess.run(["tmux", *args], capture_output=True, text=True, timeout=20)
-    if check and r.returncode != 0:
-        raise AssertionError(f"tmux {' '.join(args)}: {r.stderr}")
-    return r.stdout
+class Tmux:
+    """A tmux server of the test's own (`-L`, no user config), so no other tmux server,
+    and no server left exiting by an earlier test, can answer our commands. The TUI is
+    restarted with `respawn-pane` inside the same session: killing the last session makes
+    the server exit, and a new-session racing that exit is what failed now and then."""
+
+    def __init__(self, name: str) -> None:
+        self.socket = name
+        self.session = "wb"
+
+    def __call__(self, *args: str, check: bool = True) -> str:
+        r = subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args],
+                           capture_output=True, text=True, timeout=20)
+        if check and r.returncode != 0:
+            raise AssertionError(f"tmux {' '.join(args)}: {r.stderr}")
+        return r.stdout
+
+    def start(self, cmd: str, width: int = 100, height: int = 30) -> None:
+        self("new-session", "-d", "-s", self.session, "-x", str(width), "-y", str(height), cmd)
+
+    def restart(self, cmd: str) -> None:
+        self("respawn-pane", "-k", "-t", self.session, cmd)
+
+    def keys(self, *keys: str) -> None:
+        self("send-keys", "-t", self.session, *keys)
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", self.session)
+
+    def wait(self, text: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        shown = ""
+        while time.monotonic() < deadline:
+            shown = self.screen()
+            if text in shown:
+                return shown
+            time.sleep(0.3)
+        raise AssertionError(f"{text!r} did not appear within {timeout} s; the screen:\n{shown}")
+
+    def close(self) -> None:
+        self("kill-server", check=False)
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed; the end-to-end TUI test drives it")
 def test_workbench_in_tmux(tmp_path):
     exp = experiments(tmp_path)
     runs = tmp_path / "runs"
-    session = f"wb-e2e-{os.getpid()}"
     env = workbench_env()
     cmd = (f"cd {tmp_path} && PYTHONPATH={env['PYTHONPATH']} {sys.executable} -m workbench "
            f"--runs-dir {runs} --experiments-dir {exp}; echo TUI-EXITED; sleep 60")
-
-    def start() -> None:
-        tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", cmd)
-
-    def screen() -> str:
-        return tmux("capture-pane", "-p", "-t", session)
-
-    def wait(text: str, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        shown = ""
-        while time.monotonic() < deadline:
-            shown = screen()
-            if text in shown:
-                return shown
-            time.sleep(0.3)
-        raise AssertionError(f"{text!r} did not appear within {timeout} s; the screen:\n{shown}")
-
+    tmux = Tmux(f"wb-e2e-{os.getpid()}-{time.monotonic_ns()}")
     try:
-        start()
-        wait("tiny char GPT", 15)
-        tmux("send-keys", "-t", session, "s")
-        wait("x: step", 15)  # the dashboard
-        shown = wait("⢕ train", 90)  # the loss curve legend: points arrived
+        tmux.start(cmd)
+        tmux.wait("tiny char GPT", 60)
+        tmux.keys("s")
+        tmux.wait("x: step", 60)  # the dashboard
+        shown = tmux.wait("⢕ train", 180)  # the loss curve legend: points arrived
         assert "running" in shown
-        tmux("send-keys", "-t", session, "q")
-        wait("TUI-EXITED", 15)
+        tmux.keys("q")
+        tmux.wait("TUI-EXITED", 30)
         (run_dir,) = list(runs.iterdir())
         assert RunStore(runs).run(run_dir.name).info().status in ("running", "finished")  # quitting never stops
-        tmux("kill-session", "-t", session)
-        start()
-        wait("tiny char GPT", 15)
-        tmux("send-keys", "-t", session, "Tab")
-        shown = wait(run_dir.name, 15)
-        tmux("send-keys", "-t", session, "Enter")
-        shown = wait("vs char.toml" if "extends" in TINY.read_text() else "vs defaults", 15)
+        tmux.restart(cmd)
+        tmux.wait("tiny char GPT", 60)
+        tmux.keys("Tab")
+        tmux.wait(run_dir.name, 30)
+        tmux.keys("Enter")
+        shown = tmux.wait("vs char.toml" if "extends" in TINY.read_text() else "vs defaults", 30)
         assert run_dir.name in shown
-        tmux("send-keys", "-t", session, "q")
-        wait("TUI-EXITED", 15)
+        tmux.keys("q")
+        tmux.wait("TUI-EXITED", 30)
     finally:
-        tmux("kill-session", "-t", session, check=False)
+        tmux.close()
         kill_runs(runs)

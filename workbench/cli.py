@@ -17,7 +17,7 @@ from workbench import __version__
 from workbench.errors import WorkbenchError
 
 # Order in `workbench --help`; modules not listed come after, alphabetically.
-ORDER = ["run", "resume", "ls", "show", "compare", "diff", "config", "stop", "sample",
+ORDER = ["init", "run", "resume", "ls", "show", "compare", "diff", "config", "stop", "sample",
          "rm", "export", "import", "gpu", "bench", "profile"]
 
 
