@@ -8,6 +8,8 @@ synchronize before the times are read), elsewhere by the host clock. The figure 
 median step time; tok/s is tokens per step over it; MFU where the device's peak is known.
 Peak memory: torch.cuda.max_memory_allocated on CUDA, else the process's peak RSS (reset
 per config through /proc/self/clear_refs on Linux; elsewhere it only grows across configs).
+Contention: the cores other processes used during the timed steps, and the GPU's load and
+other processes on it before the config started, so a figure from a busy machine says so.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from workbench import contention
 
 DEFAULT_STEPS = 50
 DEFAULT_WARMUP = 5
@@ -79,6 +83,8 @@ def bench_config(cfg, steps: int = DEFAULT_STEPS, warmup: int = DEFAULT_WARMUP, 
         torch._dynamo.reset()  # each config compiles its own model from scratch, within the cache limit
     gc.collect()  # the previous config's tensors go first, then the peak restarts from here
     _reset_peak_rss()
+    gpu_index = _nvml_index(cfg.system.device)
+    gpu_before = contention.gpu_warnings(gpu_index) if gpu_index is not None else []  # before our work
     p = build(cfg)
     t = cfg.train
     setup = p.setup
@@ -99,6 +105,7 @@ def bench_config(cfg, steps: int = DEFAULT_STEPS, warmup: int = DEFAULT_WARMUP, 
     warmup_s = time.perf_counter() - w0
 
     times: list[float] = []
+    watch = contention.CpuWatch()
     if cuda:
         events = [torch.cuda.Event(enable_timing=True) for _ in range(steps + 1)]
         events[0].record()
@@ -115,6 +122,7 @@ def bench_config(cfg, steps: int = DEFAULT_STEPS, warmup: int = DEFAULT_WARMUP, 
             now = time.perf_counter()
             times.append(now - last)
             last = now
+    busy = contention.check(watch.take(), gpu_before)
     med = statistics.median(times) if times else float("nan")
     tok_s = p.tokens_per_step / med if times and med > 0 else None
     mfu = tok_s * p.flops_per_token / (p.peak * 1e12) if tok_s and p.peak else None
@@ -129,8 +137,21 @@ def bench_config(cfg, steps: int = DEFAULT_STEPS, warmup: int = DEFAULT_WARMUP, 
         "tok_per_s": tok_s, "mfu": mfu, "peak_tflops": p.peak,
         "peak_memory_bytes": int(peak_mem), "peak_memory_kind": "cuda_max_allocated" if cuda else "process_peak_rss",
         "compile_s": compile_s, "warmup_s": warmup_s, "loss": float(loss.float().item()),
+        "contention": busy.to_dict(),
     }
     return out
+
+
+def _nvml_index(device: str) -> int | None:
+    """The NVML index of the GPU `system.device` names, or None when the run is not on a GPU."""
+    import torch
+
+    from workbench.telemetry import nvml_index_for_cuda
+
+    if not (device == "auto" or device.startswith("cuda")) or not torch.cuda.is_available():
+        return None
+    index = torch.device(device).index if device.startswith("cuda") else None
+    return nvml_index_for_cuda(index or 0)
 
 
 def _mem(n: int | None) -> str:

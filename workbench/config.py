@@ -105,6 +105,7 @@ class SystemConfig:
     fused_optimizer: bool = key(True, "Fused AdamW (one kernel for all parameters) on CUDA and CPU.")
     telemetry_interval: float = key(1.0, "Seconds between GPU/CPU telemetry samples (0 = off).")
     peak_tflops: float = key(0.0, "Device peak TFLOP/s for MFU; 0 means look the GPU up in the built-in table.")
+    threads: int = key(0, "torch CPU threads of the run (0 = torch's default, one per core); give two CPU runs half the cores each so they do not fight over them.")
 
 
 @dataclass
@@ -354,6 +355,7 @@ def validate(cfg: Config, where: str) -> None:
         ("train.decay_steps", t.decay_steps, 0), ("eval.interval", cfg.eval.interval, 0),
         ("sample.max_new_tokens", cfg.sample.max_new_tokens, 0), ("sample.top_k", cfg.sample.top_k, 0),
         ("checkpoint.interval", cfg.checkpoint.interval, 0), ("sample.interval", cfg.sample.interval, -1),
+        ("system.threads", cfg.system.threads, 0),
     ]:
         if value < low:
             fail(f"'{dotted}' is {value}; it must be at least {low}")

@@ -91,6 +91,8 @@ def resolve(system) -> Setup:
         torch.backends.cuda.matmul.allow_tf32 = fast
         torch.backends.cudnn.allow_tf32 = fast
     torch.set_float32_matmul_precision("high" if fast else "highest")
+    if system.threads > 0:
+        torch.set_num_threads(system.threads)
     return Setup(device, device_name(device), precision, bool(compile_), fused)
 
 

@@ -13,6 +13,7 @@ Keys (a key whose value is unknown is left out):
   gpu/util, gpu/mem_used, gpu/mem_total, gpu/power_w, gpu/temp_c, gpu/sm_clock_mhz,
   gpu/throttle (NVML clocks event reasons bitmask, as a float),
   cpu/percent (this process; can exceed 100 on several cores), cpu/rss_bytes,
+  cpu/others_share (cores busy with other processes over the interval / all cores),
   ram/used_bytes, ram/total_bytes,
   torch/allocated, torch/reserved, torch/peak (only with a cuda_index).
 
@@ -32,7 +33,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from workbench import gpus
+from workbench import contention, gpus
 
 log = logging.getLogger("workbench.telemetry")
 
@@ -95,6 +96,7 @@ class TelemetrySampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._process: Any = None
+        self._cpu_watch: contention.CpuWatch | None = None
         self._nv: Any = None
         self._handle: Any = None
         self._gpu_resolved = False
@@ -138,6 +140,7 @@ class TelemetrySampler:
 
             self._process = psutil.Process()
             self._process.cpu_percent(None)  # the first call only starts the measurement
+            self._cpu_watch = contention.CpuWatch()
         except Exception:
             self._process = None
 
@@ -171,6 +174,8 @@ class TelemetrySampler:
             if self._process is not None:
                 out["cpu/percent"] = float(self._process.cpu_percent(None))
                 out["cpu/rss_bytes"] = float(self._process.memory_info().rss)
+            if self._cpu_watch is not None:
+                out[contention.OTHERS_SHARE_KEY] = self._cpu_watch.take() / self._cpu_watch.cores
         except Exception:
             pass
         try:

@@ -42,8 +42,14 @@ def run(args: argparse.Namespace) -> int:
         r = bench_config(cfg, args.steps, args.warmup, name=name)
         print(f"  {r['ms_per_step']:.2f} ms/step, compile/first step {r['compile_s']:.1f} s",
               file=sys.stderr, flush=True)
+        for warning in r["contention"]["warnings"]:
+            print(f"  warning: {warning}", file=sys.stderr, flush=True)
         results.append(r)
     print(markdown_table(results), flush=True)
+    busy = [r["config"] for r in results if r["contention"]["warnings"]]
+    if busy:
+        print(f"\nwarning: the machine was busy with other work while {', '.join(busy)} ran "
+              "(see above); rerun on an idle machine for figures to compare", flush=True)
     if args.json:
         write_json(args.json, results, args.steps, args.warmup)
     return 0
