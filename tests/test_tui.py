@@ -376,3 +376,14 @@ def test_run_app_is_what_the_cli_calls():
 
     assert callable(run_app)
     assert Path(ROOT / "workbench" / "tui" / "workbench.tcss").is_file()
+
+
+@sync
+async def test_empty_experiments_folder_says_workbench_init(tmp_path):
+    app = WorkbenchApp(tmp_path / "runs", tmp_path / "experiments", location="~", poll_interval=0.2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), what="home")
+        tree = app.screen.query_one(ExperimentTree)
+        lines = [str(node.label) for node in tree.root.children]
+        assert any("workbench init" in line for line in lines), lines
+        assert all(len(line) <= 32 for line in lines)  # readable in the narrow pane of wide screens

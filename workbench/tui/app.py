@@ -112,6 +112,7 @@ class WorkbenchApp(App):
 def run_app(runs_dir: str | Path = "runs", experiments_dir: str | Path = "experiments") -> int:
     if not Path(experiments_dir).is_dir():
         print(f"workbench: no {experiments_dir}/ folder here ({os.getcwd()}); the TUI lists the "
-              f"experiment files in it. Use --experiments-dir, or `workbench --help` for the commands.")
+              f"experiment files in it. `workbench init` writes the examples here; or use "
+              f"--experiments-dir, or `workbench --help` for the commands.")
     WorkbenchApp(runs_dir=runs_dir, experiments_dir=experiments_dir).run()
     return 0

@@ -73,9 +73,10 @@ class ExperimentTree(Tree[Experiment]):
                     node.add_leaf(label, data=e)
 
         add(self.root, None, 0)
-        if not exps:
-            self.root.add_leaf(Text(f"no *.toml files in {self.folder}/: run workbench where your experiments/ "
-                                    "folder is, or pass --experiments-dir", style="dim"))
+        if not exps:  # short lines, few of them: the pane is narrow on wide screens, low at 80x24
+            for line in (f"no *.toml files in {self.folder.name}/", "run `workbench init` to write",
+                         "the examples, or pass", "--experiments-dir"):
+                self.root.add_leaf(Text(line, style="dim"))
         self.root.expand()
         self.cursor_line = 0
         if selected is not None:
