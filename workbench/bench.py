@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from workbench import contention
+from workbench.mfu import mfu
 
 DEFAULT_STEPS = 50
 DEFAULT_WARMUP = 5
@@ -125,7 +126,7 @@ def bench_config(cfg, steps: int = DEFAULT_STEPS, warmup: int = DEFAULT_WARMUP, 
     busy = contention.check(watch.take(), gpu_before)
     med = statistics.median(times) if times else float("nan")
     tok_s = p.tokens_per_step / med if times and med > 0 else None
-    mfu = tok_s * p.flops_per_token / (p.peak * 1e12) if tok_s and p.peak else None
+    run_mfu = mfu(tok_s, p.flops_per_token, p.peak) if tok_s else None
     peak_mem = torch.cuda.max_memory_allocated(setup.device) if cuda else _peak_rss_bytes()
     out = {
         "config": name or cfg.experiment.name, "device": setup.device_name, "precision": setup.precision,
@@ -134,7 +135,7 @@ def bench_config(cfg, steps: int = DEFAULT_STEPS, warmup: int = DEFAULT_WARMUP, 
         "params": p.counts["total"], "tokens_per_step": p.tokens_per_step,
         "steps": steps, "warmup": warmup, "ms_per_step": 1000 * med if times else None,
         "ms_per_step_mean": 1000 * statistics.fmean(times) if times else None,
-        "tok_per_s": tok_s, "mfu": mfu, "peak_tflops": p.peak,
+        "tok_per_s": tok_s, "mfu": run_mfu, "peak_tflops": p.peak,
         "peak_memory_bytes": int(peak_mem), "peak_memory_kind": "cuda_max_allocated" if cuda else "process_peak_rss",
         "compile_s": compile_s, "warmup_s": warmup_s, "loss": float(loss.float().item()),
         "contention": busy.to_dict(),
@@ -167,12 +168,12 @@ def markdown_table(results: list[dict]) -> str:
             "compile s", "loss"]
     rows = []
     for r in results:
-        mfu = "n/a" if r["mfu"] is None else f"{100 * r['mfu']:.1f}%"
+        mfu_text = "n/a" if r["mfu"] is None else f"{100 * r['mfu']:.1f}%"
         ms = "n/a" if r["ms_per_step"] is None else f"{r['ms_per_step']:.2f}"
         rows.append([r["config"], r["device"], r["precision"],
                      ("yes" + (f" ({r['compile_mode']})" if r["compile_mode"] not in (None, "default") else ""))
                      if r["compile"] else "no",
-                     ms, human(r["tok_per_s"]), mfu,
+                     ms, human(r["tok_per_s"]), mfu_text,
                      _mem(r["peak_memory_bytes"]) + ("" if r["peak_memory_kind"].startswith("cuda") else " (RSS)"),
                      f"{r['compile_s']:.1f}", f"{r['loss']:.3f}"])
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]

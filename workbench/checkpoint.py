@@ -1,13 +1,15 @@
 """Checkpoints: written to a temp file in the same folder, fsynced, renamed.
 
-A checkpoint holds everything exact resume needs: model, optimizer, grad scaler,
-step, tokens seen, training time, best val loss, every RNG state (torch, CUDA,
-numpy, python; batches need none: they are a function of seed and step), plus the
-resolved config and the tokenizer, so `workbench sample` needs nothing else.
+A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts (RNG
+states as tensors), so it loads with `torch.load(weights_only=True)`: a file in a
+run folder is untrusted input and is never unpickled as arbitrary objects. It
+holds what exact resume needs (see train_state.TrainState) plus the resolved
+config and the tokenizer, so `workbench sample` needs nothing else.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 from pathlib import Path
@@ -16,6 +18,12 @@ import numpy as np
 import torch
 
 from workbench.errors import WorkbenchError
+
+TMP_GLOB = ".*.pt.tmp*"  # what save() writes before the rename; a kill can leave one behind
+
+
+class DiskFull(Exception):
+    """The disk filled up while a checkpoint was written; the previous one is intact."""
 
 
 def save(path: Path, state: dict) -> None:
@@ -27,6 +35,11 @@ def save(path: Path, state: dict) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFull(f"no space left on device while writing {path}; the previous "
+                           f"checkpoint is kept") from e
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -40,18 +53,39 @@ def save(path: Path, state: dict) -> None:
         pass
 
 
+def remove_partial(folder: Path) -> list[Path]:
+    """Delete temp files a killed save() left behind (call only while holding the run's lock)."""
+    removed = []
+    for tmp in Path(folder).glob(TMP_GLOB):
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    return removed
+
+
 def load(path: Path, map_location="cpu") -> dict:
     path = Path(path)
     if not path.is_file():
         raise WorkbenchError(f"no checkpoint at {path}")
     try:
-        return torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as e:
-        raise WorkbenchError(f"{path}: cannot read the checkpoint ({type(e).__name__}: {e})") from None
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises many kinds for a bad file
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if "weights_only" in str(e) or "Unsupported global" in str(e):
+            raise WorkbenchError(f"{path}: refused to load: the file holds Python objects, not plain "
+                                 "tensors (a crafted file, or one from an older workbench); it was "
+                                 "not run") from None
+        raise WorkbenchError(f"{path}: cannot read the checkpoint ({type(e).__name__}: {first[:200]})") from None
 
 
 def rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    """Every RNG the run draws from, as tensors and numbers (loadable with weights_only)."""
+    _, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, py_state, py_gauss = random.getstate()
+    state = {"torch": torch.get_rng_state(),
+             "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                       "has_gauss": int(has_gauss), "gauss": float(gauss)},
+             "python": {"version": version, "state": torch.tensor(py_state, dtype=torch.int64),
+                        "gauss": py_gauss}}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -59,8 +93,10 @@ def rng_state() -> dict:
 
 def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["state"].tolist()), p["gauss"]))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 

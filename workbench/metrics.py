@@ -9,6 +9,7 @@ transaction stays open between polls (it would pin the WAL and grow it).
 
 from __future__ import annotations
 
+import math
 import queue
 import sqlite3
 import threading
@@ -85,6 +86,7 @@ class MetricsWriter:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._conn = connect(self.path)
         self._lock = threading.Lock()  # one commit at a time (thread vs flush())
+        self._pending: dict[str, list[tuple]] = {}  # taken from the queue, not yet committed
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="metrics-writer", daemon=True)
         self._thread.start()
@@ -97,7 +99,9 @@ class MetricsWriter:
 
     def telemetry(self, values: dict[str, float], t: float | None = None, step: int | None = None) -> None:
         t = time.time() if t is None else t
-        self._queue.put(("telemetry", [(t, step, k, float(v)) for k, v in values.items()]))
+        # a reading the device could not give (NaN) is simply absent
+        self._queue.put(("telemetry", [(t, step, k, float(v)) for k, v in values.items()
+                                       if math.isfinite(float(v))]))
 
     def sample(self, step: int, tokens: int, prompt: str, text: str, t: float | None = None) -> None:
         self._queue.put(("samples", [(int(step), int(tokens), time.time() if t is None else t, prompt, text)]))
@@ -129,24 +133,39 @@ class MetricsWriter:
     }
 
     def flush(self) -> None:
-        rows: dict[str, list[tuple]] = {}
-        while True:
-            try:
-                table, batch = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            rows.setdefault(table, []).extend(batch)
-        if not rows:
-            return
+        """Commit everything queued in one transaction. When the commit fails (disk full) the
+        rows stay pending and the next flush tries them again: nothing is dropped silently."""
         with self._lock:
+            while True:
+                try:
+                    table, batch = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if table == "scalars":
+                    batch = self._finite(batch)
+                self._pending.setdefault(table, []).extend(batch)
+            if not self._pending:
+                return
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                for table, batch in rows.items():
+                for table, batch in self._pending.items():
                     self._conn.executemany(self.INSERTS[table], batch)
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+            self._pending = {}
+
+    def _finite(self, rows: list[tuple]) -> list[tuple]:
+        """NaN/Inf values are not stored (value is REAL NOT NULL, and a plot cannot draw them):
+        each becomes a 'nonfinite' event, and the finite rows beside it are kept."""
+        bad = [r for r in rows if not math.isfinite(r[4])]
+        if not bad:
+            return rows
+        for step, _, t, key, value in bad:
+            self._pending.setdefault("events", []).append(
+                (step, t, "nonfinite", f"{key} = {value} at step {step} (not recorded)"))
+        return [r for r in rows if math.isfinite(r[4])]
 
     def _loop(self) -> None:
         while not self._closed.wait(self.flush_interval):
@@ -160,8 +179,10 @@ class MetricsWriter:
             return
         self._closed.set()
         self._thread.join(timeout=10)
-        self.flush()
-        self._conn.close()
+        try:
+            self.flush()
+        finally:
+            self._conn.close()
 
     def __enter__(self) -> MetricsWriter:
         return self

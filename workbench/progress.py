@@ -115,3 +115,10 @@ class Console:
         if self.bar is not None:
             self.bar.stop()
             self.bar = None
+
+
+class NullConsole:
+    """A console that shows nothing (tests, library use)."""
+
+    def __getattr__(self, name):
+        return lambda *a, **k: None

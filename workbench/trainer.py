@@ -1,26 +1,26 @@
-"""The training loop: one function, `train(cfg, run)`, as flat as nanoGPT's train.py.
+"""The training loop, read top to bottom as nanoGPT's train.py: `train(cfg, run)`.
 
-The hot loop never synchronizes the GPU except at log points: the loss stays a
-tensor, the per-step losses and grad norms of a logging window are kept as tensors
-and read with one `.tolist()` every `train.log_interval` steps. Store writes are
-queued to the metrics writer's background thread.
+    train ─ start      build data, model, optimizer; restore a checkpoint or announce the start
+          ─ loop       step, log every train.log_interval, evaluate / sample / checkpoint at intervals
+          ─ finish     a limit: evaluate, sample, checkpoint; a signal: checkpoint, stopped
 
-Ends (run.json status, exit code of `workbench run`):
-    finished   0   max_steps / max_tokens / max_time reached
-    failed     1   an exception (traceback on stderr), CUDA OOM, torch.compile failure
-    (bad input 2   WorkbenchError: a file, a key, a value)
-    diverged   3   NaN/Inf loss; the last good checkpoint is kept
-    stopped    128 + signal (130 SIGINT, 143 SIGTERM): the current step finishes, a checkpoint is saved
+The hot loop never synchronizes the GPU except at log points: the losses and grad
+norms of a logging window stay device tensors and are read with one `.tolist()`.
+Everything recorded goes through a sink (sink.py): the store on the recording
+process, nothing elsewhere.
+
+How a run ends (status, exit code) is in outcome.py.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import signal
 import sys
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -28,364 +28,352 @@ from workbench import checkpoint
 from workbench.config import Config
 from workbench.device import is_oom
 from workbench.errors import WorkbenchError
+from workbench.mfu import mfu
+from workbench.outcome import Diverged, Result, StopFlag
+from workbench.progress import NullConsole
 from workbench.schedule import lr_at
-from workbench.step import build, set_lr, train_step
+from workbench.sink import NullSink, StoreSink
+from workbench.step import Parts, build, set_lr, train_step
 from workbench.telemetry import TelemetrySampler
-
-EXIT_CODES = {"finished": 0, "failed": 1, "diverged": 3}
-SPIKE_FACTOR = 1.5      # a step's loss above this times the running mean is a spike (an event)
-BLOWUP_FACTOR = 10.0    # a grad norm above this times the running mean is a blowup (an event)
-
-
-class Diverged(Exception):
-    pass
+from workbench.train_state import TrainState
+from workbench.window import Speed, Window
 
 
 @dataclass
-class Result:
-    status: str
-    reason: str = ""
-    step: int = 0
-    tokens: int = 0
-    best_val: float | None = None
-    tok_per_s: float | None = None
-    wall_s: float = 0.0
-    signum: int | None = None
-    bad_input: bool = False  # a WorkbenchError: exit code 2
+class Session:
+    """What the loop's functions share: one process training one run."""
 
-    @property
-    def exit_code(self) -> int:
-        if self.bad_input:
-            return WorkbenchError.exit_code
-        if self.status == "stopped":
-            return 128 + (self.signum or signal.SIGTERM)
-        return EXIT_CODES.get(self.status, 1)
+    cfg: Config
+    run: object  # store.Run
+    sink: NullSink
+    console: object  # progress.Console or NullConsole
+    flag: StopFlag
+    parts: Parts | None = None
+    state: TrainState | None = None
+    telemetry: TelemetrySampler | None = None
+    window: Window = field(default_factory=Window)
+    speed: Speed = field(default_factory=Speed)
+    lr: float = 0.0
 
 
-class StopFlag:
-    """SIGINT/SIGTERM set a flag; the loop finishes its step, saves and ends as stopped."""
-
-    def __init__(self):
-        self.signum: int | None = None
-        self._old: dict = {}
-
-    def __enter__(self) -> StopFlag:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._old[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread (tests): no handlers
-                pass
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        self.signum = signum
-
-    def __exit__(self, *exc) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
+# ---------------------------------------------------------------- the run
 
 
-def _nullconsole():
-    class Null:
-        def __getattr__(self, name):
-            return lambda *a, **k: None
-    return Null()
-
-
-def train(cfg: Config, run, resume: bool = False, console=None, stop: StopFlag | None = None) -> Result:
+def train(cfg: Config, run, resume: bool = False, console=None, stop: StopFlag | None = None,
+          sink: NullSink | None = None) -> Result:
     """Train `cfg` into `run` (a store Run). Never raises: the outcome is in the Result
     and in run.json. Exceptions print their traceback to stderr (the run's log)."""
-    console = console or _nullconsole()
-    writer = run.writer()
-    state: dict = {"step": 0, "tokens": 0, "best_val": None, "tok_per_s": None}
     t0 = time.time()
-    threads: list = []  # the telemetry sampler, once started
     with (stop or StopFlag()) as flag:
+        s = Session(cfg, run, sink or StoreSink(run.writer()), console or NullConsole(), flag)
         try:
-            result = _train(cfg, run, writer, console, flag, resume, state, threads)
-        except WorkbenchError as e:
-            result = Result("failed", str(e), bad_input=True)
-            writer.event("error", str(e), step=state["step"])
-        except Diverged as e:
-            result = Result("diverged", str(e))
-            writer.event("diverged", str(e), step=state["step"])
+            start(s, resume)
+            result = finish(s, loop(s))
         except Exception as e:  # noqa: BLE001 - every failure must end the run cleanly
-            if is_oom(e):
-                reason = (f"CUDA out of memory at step {state['step']}: lower train.batch_size or "
-                          "model.block_size (raise train.grad_accum to keep the effective batch), "
-                          "or use a smaller model")
-                writer.event("oom", reason, step=state["step"])
-            else:
-                reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:500]
-                writer.event("error", reason, step=state["step"])
-            traceback.print_exc(file=sys.stderr)
-            sys.stderr.flush()
-            result = Result("failed", reason)
+            result = failed(s, e)
         finally:
-            for thread in threads:
-                thread.stop()
-            writer.close()
-    result.step, result.tokens = state["step"], state["tokens"]
-    result.best_val, result.tok_per_s = state["best_val"], state["tok_per_s"]
-    result.wall_s = time.time() - t0
+            if s.telemetry is not None:
+                s.telemetry.stop()
+        result = close_sink(s, result)
+    if s.state is not None:
+        result.step, result.tokens, result.best_val = s.state.step, s.state.tokens, s.state.best_val
+    result.tok_per_s, result.wall_s = s.speed.mean, time.time() - t0
     run.mark_ended(result.status, result.reason)
     return result
 
 
-def _train(cfg: Config, run, writer, console, flag: StopFlag, resume: bool, state: dict,
-           threads: list) -> Result:
-    t, m = cfg.train, cfg.model
-
-    # ---- data, model, optimizer
-    def load_ckpt(tok, device):
-        if not resume:
-            return None
-        ckpt = checkpoint.load(run.checkpoint("last"), map_location=device)
-        if ckpt["tokenizer"] != tok.state():
-            raise WorkbenchError(f"{run.id}: the data's vocabulary differs from the checkpoint's; "
-                                 "the dataset changed since the run started")
-        return ckpt
-
-    parts = build(cfg, load_ckpt=load_ckpt)
-    setup, ds, model, compiled = parts.setup, parts.ds, parts.model, parts.compiled
-    optimizer, scaler = parts.optimizer, parts.scaler
-    train_batches, val_batches = parts.train_batches, parts.val_batches
-    device, tok, counts = setup.device, ds.tokenizer, parts.counts
-    ckpt, parts.ckpt = parts.ckpt, None
-    tokens_per_step = parts.tokens_per_step
-    step, tokens, train_time = 0, 0, 0.0
-    ema = {"loss": None, "norm": None}
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scaler.load_state_dict(ckpt["scaler"])
-        step, tokens, train_time = ckpt["step"], ckpt["tokens"], ckpt["train_time"]
-        state["best_val"], ema = ckpt["best_val"], ckpt["ema"]
-        checkpoint.set_rng_state(ckpt["rng"])
-        writer.truncate_after(step)
-        writer.event("resume", f"resumed at step {step} from {run.checkpoint('last')}", step=step)
-        del ckpt
+def start(s: Session, resume: bool) -> None:
+    """Data, model, optimizer and, on resume, the checkpoint; the telemetry sampler."""
+    cfg = s.cfg
+    load_ckpt = functools.partial(resume_checkpoint, s.run) if resume else None
+    s.parts = p = build(cfg, load_ckpt=load_ckpt)
+    s.state = st = TrainState(p.model, p.optimizer, p.scaler)
+    setup, counts, tok = p.setup, p.counts, p.ds.tokenizer
+    if p.ckpt is not None:
+        st.load_state_dict(p.ckpt)
+        p.ckpt = None
+        s.sink.truncate_after(st.step)
+        s.sink.event("resume", f"resumed at step {st.step} from {s.run.checkpoint('last')}", step=st.step)
     else:
-        writer.event("start", f"{counts['total']:,} parameters on {setup.device_name}, "
+        s.sink.event("start", f"{counts['total']:,} parameters on {setup.device_name}, "
                               f"precision {setup.precision}, compile {setup.compile}", step=0)
-    state["step"], state["tokens"] = step, tokens
-    run.update_info(params=counts["total"], params_no_embedding=counts["non_embedding"],
-                    device_name=setup.device_name, torch_version=torch.__version__,
-                    cuda_version=torch.version.cuda or "", max_steps=t.max_steps or None)
+    s.run.update_info(params=counts["total"], params_no_embedding=counts["non_embedding"],
+                      device_name=setup.device_name, torch_version=torch.__version__,
+                      cuda_version=torch.version.cuda or "", max_steps=cfg.train.max_steps or None)
+    device = setup.device
+    s.telemetry = TelemetrySampler(emit=s.sink.telemetry, interval=cfg.system.telemetry_interval,
+                                   cuda_index=(device.index or 0) if device.type == "cuda" else None).start()
+    s.console.message(f"{s.run.id}: {counts['total']:,} parameters ({counts['non_embedding']:,} without "
+                      f"embeddings), vocab {tok.vocab_size}, {len(p.ds.train):,} train / {len(p.ds.val):,} "
+                      f"val tokens, {setup.device_name} {setup.precision}, "
+                      f"compile {'on' if setup.compile else 'off'}")
+    s.console.start(f"training {'from step ' + str(st.step) if st.step else ''}".strip(), st.step, st.best_val)
 
-    peak, fpt = parts.peak, parts.flops_per_token
-    telemetry = TelemetrySampler(emit=writer.telemetry, interval=cfg.system.telemetry_interval,
-                                 cuda_index=(device.index or 0) if device.type == "cuda" else None)
-    threads.append(telemetry.start())
-    console.message(f"{run.id}: {counts['total']:,} parameters ({counts['non_embedding']:,} without "
-                    f"embeddings), vocab {tok.vocab_size}, {len(ds.train):,} train / {len(ds.val):,} val "
-                    f"tokens, {setup.device_name} {setup.precision}, compile {'on' if setup.compile else 'off'}")
-    console.start(f"training {'from step ' + str(step) if step else ''}".strip(), step, state["best_val"])
 
-    # ---- helpers (closures over the state above)
-    def save(name: str) -> None:
-        checkpoint.save(run.checkpoints_dir / f"{name}.pt", {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scaler": scaler.state_dict(), "step": step, "tokens": tokens,
-            "train_time": train_time, "best_val": state["best_val"], "ema": ema,
-            "rng": checkpoint.rng_state(),
-            "config": cfg.to_dict(), "tokenizer": tok.state(), "model_kind": m.kind,
-        })
+def resume_checkpoint(run, tok, device) -> dict:
+    """The run's last checkpoint, read before the model is built (build() calls this)."""
+    ckpt = checkpoint.load(run.checkpoint("last"), map_location=device)
+    if ckpt["tokenizer"] != tok.state():
+        raise WorkbenchError(f"{run.id}: the data's vocabulary differs from the checkpoint's; "
+                             "the dataset changed since the run started")
+    return ckpt
 
-    @torch.no_grad()
-    def evaluate() -> dict[str, float] | None:
-        """Mean loss on eval.batches batches of each split; None when a signal cut it short."""
-        model.eval()
-        out = {}
-        for split, batches in (("train", train_batches), ("val", val_batches)):
-            losses = torch.zeros(cfg.eval.batches, device=device)
-            for k in range(cfg.eval.batches):
-                if flag.signum is not None:  # stop promptly: a long evaluation is not worth the wait
-                    model.train()
-                    return None
-                x, y = batches.draw(batches.EVAL, k)  # the same batches at every evaluation
-                with setup.autocast():
-                    _, loss = compiled(x, y)
-                losses[k] = loss.float()
-            out[split] = losses.mean().item()
-        model.train()
-        return out
 
-    @torch.no_grad()
-    def sample() -> str:
-        s = cfg.sample
-        model.eval()
-        # the config's prompt may hold characters the char vocabulary lacks: leave them out
-        ids = [tok.stoi[c] for c in s.prompt if c in tok.stoi] if tok.kind == "char" else tok.encode(s.prompt)
-        with setup.autocast():
-            text = model.generate_text(tok, ids, s.max_new_tokens, s.temperature, s.top_k, s.seed)
-        model.train()
-        return text
-
-    def check_window() -> tuple[list[float], list[float]]:
-        """Read the window's per-step losses and grad norms (the one sync); raise on NaN/Inf."""
-        losses = torch.stack(win_losses).float().tolist()
-        norms = torch.stack(win_norms).float().tolist() if win_norms else []
-        first = step - len(losses) + 1
-        for i, v in enumerate(losses):
-            if not math.isfinite(v):
-                raise Diverged(f"loss became {v} at step {first + i}; the last good checkpoint is kept "
-                               "(try a lower train.lr, a longer train.warmup_steps or train.grad_clip)")
-        return losses, norms
-
-    def log_point(end: bool = False) -> None:
-        nonlocal win_t0, win_steps
-        losses, norms = check_window()
-        first = step - len(losses) + 1
-        for i, (v, n) in enumerate(zip(losses, norms or [None] * len(losses), strict=True)):
-            s = first + i
-            if ema["loss"] is not None and s > t.warmup_steps and v > SPIKE_FACTOR * ema["loss"]:
-                writer.event("spike", f"loss {v:.4f} at step {s}, running mean {ema['loss']:.4f}", step=s)
-            ema["loss"] = v if ema["loss"] is None else 0.9 * ema["loss"] + 0.1 * v
-            if n is not None:
-                if ema["norm"] is not None and s > 10 and n > BLOWUP_FACTOR * ema["norm"]:
-                    writer.event("grad_blowup", f"grad norm {n:.3g} at step {s}, running mean "
-                                                f"{ema['norm']:.3g}", step=s)
-                ema["norm"] = n if ema["norm"] is None else 0.9 * ema["norm"] + 0.1 * n
-        win_losses.clear()
-        win_norms.clear()
-        now = time.time()
-        values = {"train/loss": sum(losses) / len(losses), "train/lr": lr}
-        if norms:
-            values["train/grad_norm"] = norms[-1]
-        tok_s = mfu = None
-        if win_steps and now > win_t0:
-            tok_s = win_steps * tokens_per_step / (now - win_t0)
-            values["perf/tok_per_s"] = tok_s
-            values["perf/step_ms"] = 1000 * (now - win_t0) / win_steps
-            if peak:
-                mfu = tok_s * fpt / (peak * 1e12)
-                values["perf/mfu"] = mfu
-            state["win_tokens"] = state.get("win_tokens", 0) + win_steps * tokens_per_step
-            state["win_time"] = state.get("win_time", 0.0) + now - win_t0
-            state["tok_per_s"] = state["win_tokens"] / state["win_time"]  # the run's mean, first step excluded
-        writer.scalars(step, tokens, values)
-        console.update(step, values["train/loss"], tok_s, mfu, eta(tok_s))
-        win_t0, win_steps = now, 0
-
-    def eta(tok_s: float | None) -> float | None:
-        left = []
-        if t.max_steps and tok_s:
-            left.append((t.max_steps - step) * tokens_per_step / tok_s)
-        if t.max_tokens and tok_s:
-            left.append((t.max_tokens - tokens) / tok_s)
-        if t.max_time:
-            left.append(t.max_time - train_time)
-        return max(0.0, min(left)) if left else None
-
-    def done() -> str | None:
-        if t.max_steps and step >= t.max_steps:
-            return f"reached train.max_steps ({t.max_steps})"
-        if t.max_tokens and tokens >= t.max_tokens:
-            return f"reached train.max_tokens ({t.max_tokens:,})"
-        if t.max_time and train_time >= t.max_time:
-            return f"reached train.max_time ({t.max_time:g} s)"
-        return None
-
-    def do_eval() -> None:
-        if win_losses:
-            log_point()
-        eval_t0 = time.time()
-        ev = evaluate()
-        if ev is None:
-            return
-        eval_s = time.time() - eval_t0  # evaluate() ends with .item(): the device is done
-        improved = math.isfinite(ev["val"]) and (state["best_val"] is None or ev["val"] < state["best_val"])
-        writer.scalars(step, tokens, {"eval/train_loss": ev["train"], "eval/val_loss": ev["val"],
-                                      "perf/eval_s": eval_s})
-        console.evaluated(step, ev["train"], ev["val"])
-        if improved:
-            state["best_val"] = ev["val"]
-            if cfg.checkpoint.keep_best:
-                save("best")
-
-    def do_sample() -> None:
-        sample_t0 = time.time()
-        text = sample()  # ends with .tolist(): the device is done
-        writer.scalars(step, tokens, {"perf/sample_s": time.time() - sample_t0})
-        writer.sample(step, tokens, cfg.sample.prompt, text)
-
-    def do_checkpoint(why: str) -> None:
-        if win_losses:
-            check_window_only()
-        save("last")
-        writer.event("checkpoint", f"{why}: {run.checkpoint('last')}", step=step)
-
-    def check_window_only() -> None:
-        losses = torch.stack(win_losses).float()
-        if not bool(torch.isfinite(losses).all()):
-            check_window()  # raises with the step
-
-    # ---- the loop
-    model.train()
-    win_losses: list[torch.Tensor] = []
-    win_norms: list[torch.Tensor] = []
-    win_t0, win_steps = time.time(), 0
-    first_step = True
-    lr = lr_at(step, t)
-    session_t0, base_time = time.time(), train_time  # max_time counts all the run's sessions
-    reason = done()
-    while reason is None and flag.signum is None:
-        lr = lr_at(step, t)
-        set_lr(optimizer, lr)
+def loop(s: Session) -> str | None:
+    """Train until a limit (returns why) or a stop signal (returns None)."""
+    t, st, p = s.cfg.train, s.state, s.parts
+    session_t0, base_time = time.time(), st.train_time  # max_time counts all the run's sessions
+    s.parts.model.train()
+    first = True
+    reason = limit_reached(s)
+    while reason is None and s.flag.signum is None:
+        s.lr = lr_at(st.step, t)
+        set_lr(p.optimizer, s.lr)
         step_t0 = time.time()
-        try:
-            loss_sum, norm = train_step(parts, step, t.grad_accum, t.grad_clip)
-        except Exception as e:
-            if first_step and setup.compile and not is_oom(e):
-                raise RuntimeError(f"torch.compile failed ({type(e).__name__}: {e}); set "
-                                   "system.compile = false (--set system.compile=false) to train "
-                                   "without it") from e
-            raise
-        if norm is not None:
-            win_norms.append(norm)
-        step += 1
-        tokens += tokens_per_step
-        state["step"], state["tokens"] = step, tokens
-        win_losses.append(loss_sum)
-        train_time = base_time + time.time() - session_t0
-        if first_step:
-            # the first step (compilation, allocator warmup) is reported apart from tok/s
-            first_step = False
-            setup.sync()
-            compile_s = time.time() - step_t0
-            writer.scalars(step, tokens, {"perf/compile_s": compile_s})
-            writer.event("compile", f"first step took {compile_s:.2f} s"
-                                    f"{' (torch.compile)' if setup.compile else ''}", step=step)
-            log_point()
-            win_t0, win_steps = time.time(), 0
-        else:
-            win_steps += 1
-            if step % t.log_interval == 0:
-                log_point()
-        reason = done()
-        aside_t0 = time.time()  # evaluation, samples and checkpoints are kept out of tok/s
-        if cfg.eval.interval and step % cfg.eval.interval == 0 and reason is None:
-            do_eval()
-        if cfg.sample.interval > 0 and step % cfg.sample.interval == 0 and reason is None and flag.signum is None:
-            do_sample()
-        if cfg.checkpoint.interval and step % cfg.checkpoint.interval == 0 and reason is None:
-            do_checkpoint("interval")
-        win_t0 += time.time() - aside_t0
+        loss, norm = first_step(s) if first else train_step(p, st.step, t.grad_accum, t.grad_clip)
+        st.step += 1
+        st.tokens += p.tokens_per_step
+        st.train_time = base_time + time.time() - session_t0
+        s.window.add(loss, norm, timed=not first)
+        if first:
+            first_step_done(s, step_t0)
+            first = False
+        elif st.step % t.log_interval == 0:
+            log(s)
+        reason = limit_reached(s)
+        if reason is None:
+            at_intervals(s)
+    return reason
 
-    # ---- the end: finished (a limit) or stopped (a signal)
-    if win_losses:
-        log_point()
+
+def finish(s: Session, reason: str | None) -> Result:
+    """The end: a limit (evaluate, sample, checkpoint) or a signal (checkpoint, stopped)."""
+    if s.window.losses:
+        log(s)
     if reason is None:
-        sig = flag.signum or signal.SIGTERM
-        name = signal.Signals(sig).name
-        do_checkpoint(f"stopped by {name}")
-        writer.event("stop", f"stopped by {name} at step {step}", step=step)
-        console.message(f"stopped by {name} at step {step}; checkpoint saved")
-        res = Result("stopped", f"stopped by {name} at step {step}", signum=sig)
-        return res
-    do_eval()
-    if cfg.sample.interval >= 0 and flag.signum is None:
-        do_sample()
-    do_checkpoint("end")
+        name = signal.Signals(s.flag.signum or signal.SIGTERM).name
+        save_last(s, f"stopped by {name}")
+        s.sink.event("stop", f"stopped by {name} at step {s.state.step}", step=s.state.step)
+        s.console.message(f"stopped by {name} at step {s.state.step}; checkpoint saved")
+        return Result("stopped", f"stopped by {name} at step {s.state.step}", signum=s.flag.signum)
+    evaluate_and_record(s)
+    if s.cfg.sample.interval >= 0 and s.flag.signum is None:
+        sample_and_record(s)
+    save_last(s, "end")
     return Result("finished", reason)
+
+
+def failed(s: Session, e: Exception) -> Result:
+    """The Result (and the event) for an exception that ended the run."""
+    step = s.state.step if s.state is not None else 0
+    if isinstance(e, WorkbenchError):
+        s.sink.event("error", str(e), step=step)
+        return Result("failed", str(e), bad_input=True)
+    if isinstance(e, Diverged):
+        s.sink.event("diverged", str(e), step=step)
+        return Result("diverged", str(e))
+    if isinstance(e, checkpoint.DiskFull):
+        s.sink.event("error", str(e), step=step)
+        return Result("failed", str(e))
+    if is_oom(e):
+        reason = (f"CUDA out of memory at step {step}: lower train.batch_size or model.block_size "
+                  "(raise train.grad_accum to keep the effective batch), or use a smaller model")
+        s.sink.event("oom", reason, step=step)
+        return Result("failed", reason)
+    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    reason = f"{type(e).__name__}: {first}"[:500]
+    s.sink.event("error", reason, step=step)
+    traceback.print_exc(file=sys.stderr)
+    sys.stderr.flush()
+    return Result("failed", reason)
+
+
+def close_sink(s: Session, result: Result) -> Result:
+    """Commit what is queued; a run whose metrics could not be written has failed."""
+    try:
+        s.sink.close()
+    except Exception as e:  # noqa: BLE001 - e.g. sqlite3.OperationalError: database or disk is full
+        print(f"workbench: the metrics could not be written: {type(e).__name__}: {e}", file=sys.stderr)
+        if result.status != "failed":
+            full = "full" in str(e).lower() or "no space" in str(e).lower()
+            why = "no space left on device" if full else f"{type(e).__name__}: {e}"
+            return Result("failed", f"{why} while writing {s.run.db_path.name}")
+    return result
+
+
+# ---------------------------------------------------------------- the steps
+
+
+def first_step(s: Session) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The session's first step, where torch.compile compiles: its failure gets a hint."""
+    try:
+        return train_step(s.parts, s.state.step, s.cfg.train.grad_accum, s.cfg.train.grad_clip)
+    except Exception as e:
+        if s.parts.setup.compile and not is_oom(e):
+            raise RuntimeError(f"torch.compile failed ({type(e).__name__}: {e}); set system.compile = false "
+                               "(--set system.compile=false) to train without it") from e
+        raise
+
+
+def first_step_done(s: Session, step_t0: float) -> None:
+    """The first step (compilation, allocator warmup) is reported apart from tok/s."""
+    s.parts.setup.sync()
+    compile_s = time.time() - step_t0
+    st = s.state
+    s.sink.log({"perf/compile_s": compile_s}, st.step, st.tokens)
+    s.sink.event("compile", f"first step took {compile_s:.2f} s"
+                            f"{' (torch.compile)' if s.parts.setup.compile else ''}", step=st.step)
+    log(s)
+    s.window.restart()
+
+
+def limit_reached(s: Session) -> str | None:
+    t, st = s.cfg.train, s.state
+    if t.max_steps and st.step >= t.max_steps:
+        return f"reached train.max_steps ({t.max_steps})"
+    if t.max_tokens and st.tokens >= t.max_tokens:
+        return f"reached train.max_tokens ({t.max_tokens:,})"
+    if t.max_time and st.train_time >= t.max_time:
+        return f"reached train.max_time ({t.max_time:g} s)"
+    return None
+
+
+def at_intervals(s: Session) -> None:
+    """Evaluation, samples and checkpoints every N steps, kept out of tok/s."""
+    cfg, step = s.cfg, s.state.step
+    aside_t0 = time.time()
+    if cfg.eval.interval and step % cfg.eval.interval == 0:
+        evaluate_and_record(s)
+    if cfg.sample.interval > 0 and step % cfg.sample.interval == 0 and s.flag.signum is None:
+        sample_and_record(s)
+    if cfg.checkpoint.interval and step % cfg.checkpoint.interval == 0:
+        save_last(s, "interval")
+    s.window.t0 += time.time() - aside_t0
+
+
+# ---------------------------------------------------------------- log, evaluate, sample, checkpoint
+
+
+def log(s: Session) -> None:
+    """A log point: the window's mean loss, lr, grad norm, tok/s and MFU; events; the console."""
+    st, p = s.state, s.parts
+    losses, norms = s.window.read()  # the one sync
+    first = st.step - len(losses) + 1
+    for i, (loss, norm) in enumerate(zip(losses, norms, strict=True)):
+        if not math.isfinite(loss):
+            raise Diverged(f"loss became {loss} at step {first + i}; {kept(s)} (try a lower train.lr, "
+                           "a longer train.warmup_steps or train.grad_clip)")
+        for kind, message in st.track(loss, norm, first + i, s.cfg.train.warmup_steps):
+            s.sink.event(kind, message, step=first + i)
+    values = {"train/loss": sum(losses) / len(losses), "train/lr": s.lr}
+    if norms[-1] is not None:
+        values["train/grad_norm"] = norms[-1]
+    tok_s = run_mfu = None
+    now = time.time()
+    if s.window.steps and now > s.window.t0:
+        seconds = now - s.window.t0
+        tok_s = s.window.steps * p.tokens_per_step / seconds
+        values["perf/tok_per_s"] = tok_s
+        values["perf/step_ms"] = 1000 * seconds / s.window.steps
+        run_mfu = mfu(tok_s, p.flops_per_token, p.peak)
+        if run_mfu is not None:
+            values["perf/mfu"] = run_mfu
+        s.speed.tokens += s.window.steps * p.tokens_per_step
+        s.speed.seconds += seconds
+    s.sink.log(values, st.step, st.tokens)
+    s.console.update(st.step, values["train/loss"], tok_s, run_mfu, eta(s, tok_s))
+    s.window.restart(now)
+
+
+def eta(s: Session, tok_s: float | None) -> float | None:
+    t, st, left = s.cfg.train, s.state, []
+    if t.max_steps and tok_s:
+        left.append((t.max_steps - st.step) * s.parts.tokens_per_step / tok_s)
+    if t.max_tokens and tok_s:
+        left.append((t.max_tokens - st.tokens) / tok_s)
+    if t.max_time:
+        left.append(t.max_time - st.train_time)
+    return max(0.0, min(left)) if left else None
+
+
+@torch.no_grad()
+def evaluate(p: Parts, cfg: Config, flag: StopFlag) -> dict[str, float] | None:
+    """Mean loss on eval.batches batches of each split; None when a signal cut it short."""
+    p.model.eval()
+    out = {}
+    for split, batches in (("train", p.train_batches), ("val", p.val_batches)):
+        losses = torch.zeros(cfg.eval.batches, device=p.setup.device)
+        for k in range(cfg.eval.batches):
+            if flag.signum is not None:  # stop promptly: a long evaluation is not worth the wait
+                p.model.train()
+                return None
+            x, y = batches.draw(batches.EVAL, k)  # the same batches at every evaluation
+            with p.setup.autocast():
+                _, loss = p.compiled(x, y)
+            losses[k] = loss.float()
+        out[split] = losses.mean().item()
+    p.model.train()
+    return out
+
+
+def evaluate_and_record(s: Session) -> None:
+    if s.window.losses:
+        log(s)
+    st = s.state
+    eval_t0 = time.time()
+    ev = evaluate(s.parts, s.cfg, s.flag)
+    if ev is None:
+        return
+    eval_s = time.time() - eval_t0  # evaluate() ends with .item(): the device is done
+    s.sink.log({"eval/train_loss": ev["train"], "eval/val_loss": ev["val"], "perf/eval_s": eval_s},
+               st.step, st.tokens)
+    s.console.evaluated(st.step, ev["train"], ev["val"])
+    if math.isfinite(ev["val"]) and (st.best_val is None or ev["val"] < st.best_val):
+        st.best_val = ev["val"]
+        if s.cfg.checkpoint.keep_best:
+            save(s, "best")
+
+
+@torch.no_grad()
+def sample(p: Parts, cfg: Config) -> str:
+    sc, tok = cfg.sample, p.ds.tokenizer
+    p.model.eval()
+    # the config's prompt may hold characters the char vocabulary lacks: leave them out
+    ids = [tok.stoi[c] for c in sc.prompt if c in tok.stoi] if tok.kind == "char" else tok.encode(sc.prompt)
+    with p.setup.autocast():
+        text = p.model.generate_text(tok, ids, sc.max_new_tokens, sc.temperature, sc.top_k, sc.seed)
+    p.model.train()
+    return text
+
+
+def sample_and_record(s: Session) -> None:
+    st = s.state
+    sample_t0 = time.time()
+    text = sample(s.parts, s.cfg)  # ends with .tolist(): the device is done
+    s.sink.log({"perf/sample_s": time.time() - sample_t0}, st.step, st.tokens)
+    s.sink.sample(s.cfg.sample.prompt, text, st.step, st.tokens)
+
+
+def save_last(s: Session, why: str) -> None:
+    """checkpoints/last.pt, after checking the window's losses (a NaN ends the run first)."""
+    if s.window.losses and not s.window.all_finite():
+        log(s)  # raises Diverged naming the step
+    save(s, "last")
+    s.sink.event("checkpoint", f"{why}: {s.run.checkpoint('last')}", step=s.state.step)
+
+
+def save(s: Session, name: str) -> None:
+    """Write checkpoints/<name>.pt: never with non-finite weights, and only after what was
+    recorded up to this step is committed (a kill -9 then resume leaves no gap)."""
+    st = s.state
+    if not st.weights_finite():
+        raise Diverged(f"the weights became NaN/Inf by step {st.step}; {kept(s)} (try a lower "
+                       "train.lr, a longer train.warmup_steps or train.grad_clip)")
+    s.sink.flush()
+    checkpoint.save(s.run.checkpoints_dir / f"{name}.pt",
+                    {**st.state_dict(), "config": s.cfg.to_dict(), "tokenizer": s.parts.ds.tokenizer.state()})
+
+
+def kept(s: Session) -> str:
+    last = s.run.checkpoint("last")
+    return "the last good checkpoint is kept" if last.exists() else "no checkpoint was written"

@@ -1,0 +1,68 @@
+"""How a training run ends: its Result and exit code, and the signals that stop it.
+
+    finished   0   max_steps / max_tokens / max_time reached
+    failed     1   an exception, CUDA OOM, torch.compile failure, disk full
+    (bad input 2   WorkbenchError: a file, a key, a value)
+    diverged   3   NaN/Inf loss or weights
+    stopped    128 + signal (130 SIGINT, 143 SIGTERM, 129 SIGHUP)
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass
+
+from workbench.errors import WorkbenchError
+
+EXIT_CODES = {"finished": 0, "failed": 1, "diverged": 3}
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Diverged(Exception):
+    """NaN/Inf in the loss or the weights: the run ends 'diverged'."""
+
+
+@dataclass
+class Result:
+    status: str
+    reason: str = ""
+    step: int = 0
+    tokens: int = 0
+    best_val: float | None = None
+    tok_per_s: float | None = None
+    wall_s: float = 0.0
+    signum: int | None = None
+    bad_input: bool = False  # a WorkbenchError: exit code 2
+
+    @property
+    def exit_code(self) -> int:
+        if self.bad_input:
+            return WorkbenchError.exit_code
+        if self.status == "stopped":
+            return 128 + (self.signum or signal.SIGTERM)
+        return EXIT_CODES.get(self.status, 1)
+
+
+class StopFlag:
+    """SIGINT, SIGTERM and SIGHUP (the terminal closed) set a flag; the loop finishes its step,
+    saves and ends as stopped."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._old: dict = {}
+
+    def __enter__(self) -> StopFlag:
+        for sig in STOP_SIGNALS:
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread (tests): no handlers
+                pass
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.signum = signum
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old = {}

@@ -1,0 +1,56 @@
+"""The logging window of the training loop, and the session's mean speed.
+
+The hot loop adds each step's loss and grad norm as device tensors; a log point
+reads them all with one sync. Time spent on evaluation, samples and checkpoints
+is moved out of the window, so tok/s counts training alone.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass
+class Window:
+    """The steps since the last log point. Their losses and grad norms stay device tensors
+    until read() syncs once; `steps` counts the timed ones (not a session's first)."""
+
+    losses: list = field(default_factory=list)
+    norms: list = field(default_factory=list)
+    t0: float = field(default_factory=time.time)
+    steps: int = 0
+
+    def add(self, loss: torch.Tensor, norm: torch.Tensor | None, timed: bool) -> None:
+        self.losses.append(loss)
+        if norm is not None:
+            self.norms.append(norm)
+        self.steps += int(timed)
+
+    def read(self) -> tuple[list[float], list[float | None]]:
+        """The window's per-step losses and grad norms as floats (the sync); empties the window."""
+        losses = torch.stack(self.losses).float().tolist()
+        norms = torch.stack(self.norms).float().tolist() if self.norms else [None] * len(losses)
+        self.losses.clear()
+        self.norms.clear()
+        return losses, norms
+
+    def all_finite(self) -> bool:
+        return bool(torch.isfinite(torch.stack(self.losses)).all())
+
+    def restart(self, now: float | None = None) -> None:
+        self.t0, self.steps = time.time() if now is None else now, 0
+
+
+@dataclass
+class Speed:
+    """The session's mean tok/s over its logging windows (first step excluded)."""
+
+    tokens: int = 0
+    seconds: float = 0.0
+
+    @property
+    def mean(self) -> float | None:
+        return self.tokens / self.seconds if self.seconds > 0 else None
