@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import ROOT, write_fake_run
 from workbench.config import Config, load_config
 from workbench.errors import WorkbenchError
+from workbench.keys import SUMMARY_FIELDS
 from workbench.metrics import MetricsReader, MetricsWriter
 from workbench.store import RunStore
 
@@ -70,8 +71,7 @@ def test_writer_reader_roundtrip_and_cursor(runs_dir):
     s = run.summary()
     assert s["step"] == 100 and s["best_val_loss"] == pytest.approx(r.aggregate("eval/val_loss"))
     assert s["peak_memory_bytes"] == 2e9 and s["params"] == 1234567
-    assert set(s) == {"best_val_loss", "final_train_loss", "final_val_loss", "tokens_per_sec", "mfu",
-                      "peak_memory_bytes", "wall_time_s", "params", "step", "max_steps"}
+    assert set(s) == set(SUMMARY_FIELDS)
     assert run.info().summary["step"] == 100  # saved when the run ended
 
 

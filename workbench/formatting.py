@@ -78,6 +78,26 @@ def fmt_value(v: object) -> str:
     return str(v)
 
 
+def fmt_mfu(v: float | None) -> str:
+    return "-" if v is None else fmt_pct(v)
+
+
+# The summary figures (workbench.keys.SUMMARY says what each means) as `show`, `compare` and the
+# TUI's compare screen label them: (label, summary field, format).
+SUMMARY_ROWS = [
+    ("best val loss", "best_val_loss", fmt_loss),
+    ("final train loss", "final_train_loss", fmt_loss),
+    ("final val loss", "final_val_loss", fmt_loss),
+    ("tok/s (mean)", "tokens_per_sec", fmt_rate),
+    ("tok/s (last window)", "tokens_per_sec_last", fmt_rate),
+    ("MFU", "mfu", fmt_mfu),
+    ("peak memory", "peak_memory_bytes", fmt_bytes),
+    ("training time", "train_time_s", fmt_duration),
+    ("wall time", "wall_time_s", fmt_duration),
+    ("params", "params", fmt_params),
+]
+
+
 ANSI = {"green": "32", "cyan": "36", "yellow": "33", "red": "31", "magenta": "35", "bold": "1"}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from workbench.formatting import fmt_duration, fmt_loss, fmt_rate
+from workbench.formatting import SUMMARY_ROWS, fmt_duration, fmt_loss, fmt_rate
 
 
 def human(n: float | None) -> str:
@@ -100,14 +100,15 @@ class Console:
             self.bar.update(self.task, info=info)
         self.message(f"step {step}: train loss {train_loss:.4f}, val loss {val_loss:.4f}")
 
-    def summary(self, status: str, reason: str, best_val: float | None, tok_s: float | None,
-                wall_s: float, run_path: str, step: int) -> None:
+    def summary(self, status: str, reason: str, summary: dict, run_path: str) -> None:
+        """summary: Run.summary, the figures `ls`, `show` and the TUI show (workbench.keys.SUMMARY)."""
         self.close_bar()
-        lines = [f"{status} at step {step}" + (f": {reason}" if reason else ""),
-                 f"  best val loss  {loss_text(best_val)}",
-                 f"  tok/s (mean)   {human(tok_s)}",
-                 f"  wall time      {duration(wall_s)}",
-                 f"  run folder     {run_path}"]
+        lines = [f"{status} at step {summary.get('step') or 0}" + (f": {reason}" if reason else "")]
+        for label, field, fmt in SUMMARY_ROWS:
+            if field in ("best_val_loss", "tokens_per_sec", "tokens_per_sec_last", "train_time_s",
+                         "wall_time_s"):
+                lines.append(f"  {label:<20} {fmt(summary.get(field))}")
+        lines.append(f"  {'run folder':<20} {run_path}")
         for line in lines:
             self.message(line)
 

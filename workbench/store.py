@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from workbench import keys
 from workbench.config import Config, config_to_toml, from_dict, load_config, read_toml
 from workbench.errors import WorkbenchError
 from workbench.metrics import MetricsReader, MetricsWriter
@@ -228,10 +229,6 @@ def _fits(value: Any, annotation: str) -> bool:
     return isinstance(value, kinds)
 
 
-SUMMARY_FIELDS = ("best_val_loss", "final_train_loss", "final_val_loss", "tokens_per_sec", "mfu",
-                  "peak_memory_bytes", "wall_time_s", "params", "step", "max_steps")
-
-
 class Run:
     """One run folder. Cheap to make; reads nothing until asked."""
 
@@ -360,30 +357,41 @@ class Run:
         # progress bars redraw with \r: keep what the terminal would show last
         return [ln.rsplit("\r", 1)[-1] for ln in text.splitlines()][-lines:]
 
-    def summary(self, reader: MetricsReader | None = None) -> dict[str, Any]:
-        """The run summary, derived from the store (the field names are a public contract)."""
+    def summary(self, reader: MetricsReader | None = None, now: float | None = None) -> dict[str, Any]:
+        """The run summary, derived from the store. The fields and what each means are
+        workbench.keys.SUMMARY (a public contract); every viewer shows these figures."""
         own = reader is None
         r = reader or self.reader()
         try:
             info = self.raw_info()
-            last_train, last_val = r.last("train/loss"), r.last("eval/val_loss")
-            tok = r.last("perf/tok_per_s")
-            mfu = r.last("perf/mfu")
-            span = r.time_range()
+            now = time.time() if now is None else now
+            last_train, last_val = r.last(keys.TRAIN_LOSS), r.last(keys.EVAL_VAL_LOSS)
+            tok_last, tok_mean = r.last(keys.TOK_PER_S), r.last(keys.TOK_PER_S_MEAN)
+            mfu, train_time, eta = r.last(keys.MFU), r.last(keys.TRAIN_TIME_S), r.last(keys.ETA_S)
             steps = [s.step for s in (last_train, last_val) if s is not None]
-            peak = r.telemetry_max("torch/peak") or r.telemetry_max("gpu/mem_used")
+            peak = r.telemetry_max(keys.TORCH_PEAK) or r.telemetry_max(keys.GPU_MEM_USED)
+            if tok_mean is not None:
+                tok_s = tok_mean.value
+            else:  # recorded without the run's mean (a profile, an older run): the windows' mean
+                tok_s = r.aggregate(keys.TOK_PER_S, "AVG")
             if info.started and (info.ended or info.status == "running"):
-                wall = (info.ended or time.time()) - info.started
+                wall = (info.ended or now) - info.started
             else:
+                span = r.time_range()
                 wall = (span[1] - span[0]) if span else None
+            running = info.status == "running" and not info.ended
             return {
-                "best_val_loss": r.aggregate("eval/val_loss", "MIN"),
+                "best_val_loss": r.aggregate(keys.EVAL_VAL_LOSS, "MIN"),
                 "final_train_loss": last_train.value if last_train else None,
                 "final_val_loss": last_val.value if last_val else None,
-                "tokens_per_sec": tok.value if tok else None,
+                "tokens_per_sec": tok_s,
+                "tokens_per_sec_last": tok_last.value if tok_last else None,
                 "mfu": mfu.value if mfu else None,
                 "peak_memory_bytes": int(peak) if peak else None,
+                "train_time_s": train_time.value if train_time else None,
                 "wall_time_s": wall,
+                # counted down from when the trainer logged it, so every viewer shows the same
+                "eta_s": max(0.0, eta.value - (now - eta.time)) if running and eta else None,
                 "params": info.params,
                 "step": max(steps) if steps else 0,
                 "max_steps": info.max_steps,

@@ -33,7 +33,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from workbench import contention, gpus
+from workbench import contention, gpus, keys
 
 log = logging.getLogger("workbench.telemetry")
 
@@ -79,10 +79,10 @@ def resolve_handle(nv: Any, cuda_index: int) -> Any:
     return gpus.handle(nvml_index_for_cuda(cuda_index), nv)
 
 
-_GPU_KEYS = [("util_pct", "gpu/util"), ("mem_used_bytes", "gpu/mem_used"),
-             ("mem_total_bytes", "gpu/mem_total"), ("power_w", "gpu/power_w"),
-             ("temp_c", "gpu/temp_c"), ("sm_clock_mhz", "gpu/sm_clock_mhz"),
-             ("throttle_mask", "gpu/throttle")]
+_GPU_KEYS = [("util_pct", keys.GPU_UTIL), ("mem_used_bytes", keys.GPU_MEM_USED),
+             ("mem_total_bytes", keys.GPU_MEM_TOTAL), ("power_w", keys.GPU_POWER_W),
+             ("temp_c", keys.GPU_TEMP_C), ("sm_clock_mhz", keys.GPU_SM_CLOCK_MHZ),
+             ("throttle_mask", keys.GPU_THROTTLE)]
 
 
 class TelemetrySampler:
@@ -172,8 +172,8 @@ class TelemetrySampler:
             self._prime()
         try:
             if self._process is not None:
-                out["cpu/percent"] = float(self._process.cpu_percent(None))
-                out["cpu/rss_bytes"] = float(self._process.memory_info().rss)
+                out[keys.CPU_PERCENT] = float(self._process.cpu_percent(None))
+                out[keys.CPU_RSS] = float(self._process.memory_info().rss)
             if self._cpu_watch is not None:
                 out[contention.OTHERS_SHARE_KEY] = self._cpu_watch.take() / self._cpu_watch.cores
         except Exception:
@@ -182,8 +182,8 @@ class TelemetrySampler:
             import psutil
 
             vm = psutil.virtual_memory()
-            out["ram/used_bytes"] = float(vm.used)
-            out["ram/total_bytes"] = float(vm.total)
+            out[keys.RAM_USED] = float(vm.used)
+            out[keys.RAM_TOTAL] = float(vm.total)
         except Exception:
             pass
         if self.cuda_index is not None:
@@ -218,9 +218,9 @@ def _torch_memory(cuda_index: int) -> dict[str, float]:
         if not torch.cuda.is_available() or not torch.cuda.is_initialized():
             return {}
         return {
-            "torch/allocated": float(torch.cuda.memory_allocated(cuda_index)),
-            "torch/reserved": float(torch.cuda.memory_reserved(cuda_index)),
-            "torch/peak": float(torch.cuda.max_memory_allocated(cuda_index)),
+            keys.TORCH_ALLOCATED: float(torch.cuda.memory_allocated(cuda_index)),
+            keys.TORCH_RESERVED: float(torch.cuda.memory_reserved(cuda_index)),
+            keys.TORCH_PEAK: float(torch.cuda.max_memory_allocated(cuda_index)),
         }
     except Exception:
         return {}
@@ -232,11 +232,11 @@ def host_snapshot() -> dict[str, float]:
     try:
         import psutil
 
-        out["cpu/percent"] = float(psutil.cpu_percent(None))
-        out["cpu/count"] = float(psutil.cpu_count() or 0)
+        out[keys.CPU_PERCENT] = float(psutil.cpu_percent(None))
+        out[keys.CPU_COUNT] = float(psutil.cpu_count() or 0)
         vm = psutil.virtual_memory()
-        out["ram/used_bytes"] = float(vm.used)
-        out["ram/total_bytes"] = float(vm.total)
+        out[keys.RAM_USED] = float(vm.used)
+        out[keys.RAM_TOTAL] = float(vm.total)
     except Exception:
         pass
     return out

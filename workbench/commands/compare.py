@@ -5,28 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from workbench import keys
 from workbench.cli import add_runs_dir
 from workbench.config import diff_configs, flatten
 from workbench.errors import WorkbenchError
-from workbench.formatting import (
-    fmt_bytes,
-    fmt_duration,
-    fmt_loss,
-    fmt_params,
-    fmt_pct,
-    fmt_rate,
-    fmt_steps,
-    fmt_value,
-)
+from workbench.formatting import SUMMARY_ROWS, fmt_steps, fmt_value
 from workbench.store import RunStore
-
-ROWS = [("status", None), ("step", None), ("best val loss", "best_val_loss"),
-        ("final train loss", "final_train_loss"), ("final val loss", "final_val_loss"),
-        ("tok/s", "tokens_per_sec"), ("MFU", "mfu"), ("peak memory", "peak_memory_bytes"),
-        ("wall time", "wall_time_s"), ("params", "params")]
-FORMATS = {"best_val_loss": fmt_loss, "final_train_loss": fmt_loss, "final_val_loss": fmt_loss,
-           "tokens_per_sec": fmt_rate, "mfu": fmt_pct, "peak_memory_bytes": fmt_bytes,
-           "wall_time_s": fmt_duration, "params": fmt_params}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "config keys that differ, and the val-loss curves overlaid.")
     p.add_argument("runs", metavar="RUN", nargs="+", help="run ids or unique prefixes (two or more)")
     p.add_argument("--x", choices=("step", "tokens", "time"), default="step", help="x axis of the curves")
-    p.add_argument("--key", default="eval/val_loss", help="the series to plot (default eval/val_loss)")
+    p.add_argument("--key", default=keys.EVAL_VAL_LOSS, help=f"the series to plot (default {keys.EVAL_VAL_LOSS})")
     p.add_argument("--no-plot", action="store_true", help="tables only")
     add_runs_dir(p)
     p.set_defaults(func=run)
@@ -60,26 +44,22 @@ def run(args: argparse.Namespace) -> int:
         with r.reading() as info:
             summaries.append(r.summary())
             infos.append(info)
-    for label, field in ROWS:
-        if field is None and label == "status":
-            cells = [i.status for i in infos]
-        elif field is None:
-            cells = [fmt_steps(s["step"], s["max_steps"]) for s in summaries]
-        else:
-            cells = [FORMATS[field](s[field]) for s in summaries]
-        table.add_row(label, *cells)
+    table.add_row("status", *[i.status for i in infos])
+    table.add_row("step", *[fmt_steps(s["step"], s["max_steps"]) for s in summaries])
+    for label, field, fmt in SUMMARY_ROWS:
+        table.add_row(label, *[fmt(s.get(field)) for s in summaries])
     con.print(table)
 
     cfgs = [r.config_values() for r in runs]
-    keys = sorted({k for c in cfgs[1:] for k, _, _ in diff_configs(cfgs[0], c)})
+    diff_keys = sorted({k for c in cfgs[1:] for k, _, _ in diff_configs(cfgs[0], c)})
     configs = [flatten(c) for c in cfgs]
     con.print()
-    if keys:
+    if diff_keys:
         t = Table(box=None, header_style="bold", title="config keys that differ", title_justify="left")
         t.add_column("key")
         for r in runs:
             t.add_column(r.id, overflow="fold")
-        for k in keys:
+        for k in diff_keys:
             t.add_row(k, *[fmt_value(c.get(k)) for c in configs])
         con.print(t)
     else:

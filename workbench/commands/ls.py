@@ -22,7 +22,9 @@ from workbench.store import STATUSES, RunStore
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ls", help="list runs, newest first",
                        description="List the runs in the run store, newest first: id, experiment, "
-                                   "status, step/max, best val loss, tok/s, start time, duration.")
+                                   "status, step/max, best val loss, tok/s (mean over the run's "
+                                   "step time), start time, training time and wall time (see "
+                                   "`workbench show` for what each means).")
     p.add_argument("--status", choices=STATUSES, help="only runs with this status")
     p.add_argument("--experiment", metavar="NAME", help="only runs of this experiment")
     p.add_argument("--json", action="store_true", help="print JSON (one object per run) instead of a table")
@@ -39,7 +41,9 @@ def rows(store: RunStore, status: str | None, experiment: str | None) -> list[di
         out.append({"id": run.id, "experiment": info.experiment, "status": info.status,
                     "reason": info.reason, "step": s.get("step"), "max_steps": s.get("max_steps") or info.max_steps,
                     "best_val_loss": s.get("best_val_loss"), "tokens_per_sec": s.get("tokens_per_sec"),
-                    "started": info.started, "wall_time_s": s.get("wall_time_s")})
+                    "tokens_per_sec_last": s.get("tokens_per_sec_last"), "started": info.started,
+                    "train_time_s": s.get("train_time_s"), "wall_time_s": s.get("wall_time_s"),
+                    "eta_s": s.get("eta_s")})
     return out
 
 
@@ -54,11 +58,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     cells = [[r["id"], r["experiment"], r["status"], fmt_steps(r["step"], r["max_steps"]),
               fmt_loss(r["best_val_loss"]), fmt_rate(r["tokens_per_sec"]), fmt_time(r["started"]),
-              fmt_duration(r["wall_time_s"])] for r in data]
+              fmt_duration(r["train_time_s"]), fmt_duration(r["wall_time_s"])] for r in data]
     tty = sys.stdout.isatty()
     colors = [STATUS_COLOR.get(r["status"]) for r in data] if tty else None
-    print(plain_table(["id", "experiment", "status", "step", "best val", "tok/s", "started", "duration"],
-                      cells, right={3, 4, 5, 7}, colors=colors, color_col=2))
+    print(plain_table(["id", "experiment", "status", "step", "best val", "tok/s mean", "started", "training",
+                       "wall"], cells, right={3, 4, 5, 7, 8}, colors=colors, color_col=2))
     for r in data:
         if r["status"] == "damaged":
             print(f"{r['id']}: damaged: {r['reason']}")

@@ -7,6 +7,7 @@ import argparse
 import sys
 import traceback
 
+from workbench import keys
 from workbench.cli import add_overrides, add_runs_dir
 
 
@@ -48,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
                       cuda_version=torch.version.cuda or "")
         with r.writer() as w:
             w.scalars(args.warmup + args.steps, result["tokens_per_step"] * (args.warmup + args.steps),
-                      {"perf/tok_per_s": result["tok_per_s"], "perf/step_ms": result["ms_per_step"],
-                       "train/loss": result["loss"]})
+                      {keys.TOK_PER_S: result["tok_per_s"], keys.STEP_MS: result["ms_per_step"],
+                       keys.TRAIN_LOSS: result["loss"]})
             w.event("profile", result["verdict"], step=args.warmup + args.steps)
     except BaseException as e:
         if isinstance(e, WorkbenchError):

@@ -76,8 +76,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console(cfg.train.max_steps or None, copy_to=copy_to)
     try:
         result = train(cfg, r, resume=resume, console=console)
-        console.summary(result.status, result.reason, result.best_val, result.tok_per_s,
-                        result.wall_s, str(r.path), result.step)
+        console.summary(result.status, result.reason, r.summary(), str(r.path))
     finally:
         console.close()
     if result.bad_input:

@@ -11,12 +11,8 @@ from workbench.cli import add_runs_dir
 from workbench.config import flatten
 from workbench.formatting import (
     STATUS_COLOR,
-    fmt_bytes,
+    SUMMARY_ROWS,
     fmt_duration,
-    fmt_loss,
-    fmt_params,
-    fmt_pct,
-    fmt_rate,
     fmt_steps,
     fmt_time,
     fmt_value,
@@ -64,16 +60,11 @@ def run(args: argparse.Namespace) -> int:
               f"{info.device_name or '-'}  torch {info.torch_version or '-'}"
               + (f"  git {info.git_commit[:10]}{' (dirty)' if info.git_dirty else ''}" if info.git_commit else ""))
     t = Table(box=None, show_header=False, padding=(0, 2))
-    for label, value in [
-        ("step", fmt_steps(summary["step"], summary["max_steps"])),
-        ("best val loss", fmt_loss(summary["best_val_loss"])),
-        ("final train / val loss", f"{fmt_loss(summary['final_train_loss'])} / {fmt_loss(summary['final_val_loss'])}"),
-        ("tok/s", fmt_rate(summary["tokens_per_sec"])), ("MFU", fmt_pct(summary["mfu"])),
-        ("peak memory", fmt_bytes(summary["peak_memory_bytes"])),
-        ("wall time", fmt_duration(summary["wall_time_s"])),
-        ("params", fmt_params(summary["params"])),
-    ]:
-        t.add_row(label, value)
+    t.add_row("step", fmt_steps(summary["step"], summary["max_steps"]))
+    if summary.get("eta_s") is not None:
+        t.add_row("ETA", fmt_duration(summary["eta_s"]))
+    for label, field, fmt in SUMMARY_ROWS:
+        t.add_row(label, fmt(summary.get(field)))
     con.print("\n[bold]summary[/]")
     con.print(t)
     if config:

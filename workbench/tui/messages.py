@@ -65,8 +65,7 @@ class RunSnapshot:
     new_samples: list = field(default_factory=list)  # workbench.metrics.Sample
     new_events: list = field(default_factory=list)  # workbench.metrics.Event
     log_tail: list[str] | None = None
-    eta_s: float | None = None
-    steps_per_s: float | None = None
+    summary: dict[str, Any] = field(default_factory=dict)  # Run.summary: tok/s, times, ETA (keys.SUMMARY)
     loss_seen: bool = False  # any train/loss point at all
     config: tuple | None = None  # (own, parent, parent name), flattened; once, when readable
 

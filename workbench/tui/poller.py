@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections import deque
 from dataclasses import replace
 
-from workbench import telemetry
+from workbench import keys, telemetry
 from workbench.metrics import MetricsReader
 from workbench.store import ENDED, Run, RunInfo, RunStore
 from workbench.tui.messages import GpuRow, HostSnapshot, RunRow, RunSnapshot
 
-LOSS_KEYS = ("train/loss", "eval/val_loss")
-PERF_KEYS = ("perf/tok_per_s", "perf/mfu", "perf/step_ms")
-TELEMETRY_KEYS = ("gpu/util", "gpu/mem_used", "cpu/percent", "torch/allocated")
+LOSS_KEYS = (keys.TRAIN_LOSS, keys.EVAL_VAL_LOSS)
+PERF_KEYS = (keys.TOK_PER_S, keys.MFU, keys.STEP_MS)
+TELEMETRY_KEYS = (keys.GPU_UTIL, keys.GPU_MEM_USED, keys.CPU_PERCENT, keys.TORCH_ALLOCATED)
 MAX_POINTS = 1500  # per curve, after downsampling in SQL
 PERF_POINTS = 120  # sparklines are narrow
 TELEMETRY_POINTS = 120
@@ -52,12 +51,8 @@ class RunsPoller:
                 info, summ = run.overview(info)  # a broken database makes a damaged row
                 if info.status in ENDED:
                     self._ended[key] = summ
-            if info.started is None:
-                duration = None
-            elif info.ended:
-                duration = info.ended - info.started
-            elif info.status == "running":
-                duration = now - info.started
+            if info.status == "running" and info.started:
+                duration = now - info.started  # as Run.summary's wall time, at the poll's 'now'
             else:
                 duration = summ.get("wall_time_s")
             rows.append(RunRow(id=run.id, status=info.status, experiment=info.experiment,
@@ -84,8 +79,8 @@ def host_snapshot() -> HostSnapshot:
     if not gpus and not note:
         note = "no NVIDIA GPU (NVML unavailable)"
     host = telemetry.host_snapshot()  # CPU and RAM, the same figures a run's telemetry records
-    return HostSnapshot(gpus=gpus, gpu_note=note, cpu_pct=host.get("cpu/percent"),
-                        ram_used=host.get("ram/used_bytes"), ram_total=host.get("ram/total_bytes"))
+    return HostSnapshot(gpus=gpus, gpu_note=note, cpu_pct=host.get(keys.CPU_PERCENT),
+                        ram_used=host.get(keys.RAM_USED), ram_total=host.get(keys.RAM_TOTAL))
 
 
 # ---------------------------------------------------------------- one run
@@ -112,11 +107,12 @@ class RunTail:
         self._event_cursor = 0
         self._telemetry_cursor = -1
         self._telemetry_at = 0.0
-        self._recent: deque[tuple[int, float]] = deque(maxlen=200)  # (step, wall time)
         self._step = 0
         self._tokens = 0
         self._perf_now: dict[str, float] = {}
         self._log_size = -1
+        self._summary: dict = {}
+        self._summary_key: tuple | None = None
 
     def close(self) -> None:
         self.reader.close()
@@ -138,7 +134,7 @@ class RunTail:
             last = r.last(k)
             if last is not None:
                 self._perf_now[k] = last.value
-        last = r.last("train/loss")
+        last = r.last(keys.TRAIN_LOSS)
         if last is not None:
             self._step, self._tokens = last.step, last.tokens
         self._appended = 0
@@ -165,8 +161,6 @@ class RunTail:
             for row in rows:
                 if row.step >= self._step:
                     self._step, self._tokens = row.step, max(self._tokens, row.tokens)
-                if row.key == "train/loss":
-                    self._recent.append((row.step, row.time))
                 if row.key in LOSS_KEYS:
                     pts = self._series.setdefault(row.key, [])
                     xv = self._xval(row.step, row.tokens, row.time)
@@ -205,9 +199,19 @@ class RunTail:
         if size != self._log_size:
             self._log_size = size
             snap.log_tail = self.run.log_tail(40)
-        snap.loss_seen = bool(self._series.get("train/loss"))
-        snap.steps_per_s, snap.eta_s = self._eta(info)
+        snap.loss_seen = bool(self._series.get(keys.TRAIN_LOSS))
+        snap.summary = self._figures(info)
         return snap
+
+    def _figures(self, info) -> dict:
+        """Run.summary, the figures `ls` and `show` print: read again when rows arrived, the status
+        changed, or (while running: wall time and ETA go on) once a second."""
+        tick = int(clock()) if info.status == "running" else 0
+        key = (self._cursor, info.status, info.ended, tick)
+        if key != self._summary_key:
+            self._summary = self.run.summary(self.reader, now=clock())
+            self._summary_key = key
+        return self._summary
 
     def _poll_telemetry(self, snap: RunSnapshot) -> None:
         """Telemetry is a few rows a second: fetch its downsampled series at most every 2 s."""
@@ -222,22 +226,6 @@ class RunTail:
         snap.telemetry = {k: self.reader.series(k, table="telemetry", max_points=TELEMETRY_POINTS)
                           for k in TELEMETRY_KEYS}
         snap.telemetry_now = self.reader.telemetry_latest()
-
-    def _eta(self, info) -> tuple[float | None, float | None]:
-        if info.status != "running":
-            return None, None
-        rate = None
-        if len(self._recent) >= 2:
-            recent = [p for p in self._recent if p[1] >= self._recent[-1][1] - 60]
-            (s0, t0), (s1, t1) = recent[0], recent[-1]
-            if t1 - t0 > 1.0 and s1 > s0:
-                rate = (s1 - s0) / (t1 - t0)
-        if rate is None and self._perf_now.get("perf/step_ms"):
-            rate = 1000.0 / self._perf_now["perf/step_ms"]
-        max_steps = info.max_steps
-        if rate and max_steps:
-            return rate, max(0.0, (max_steps - self._step) / rate)
-        return rate, None
 
 
 # ---------------------------------------------------------------- compare

@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
+from workbench import keys
 from workbench.tui import poller
 from workbench.tui.messages import ComparePolled
 from workbench.tui.widgets.config_diff import short
@@ -75,7 +76,7 @@ class CompareScreen(Screen):
         curves = []
         for rid in self.run_ids:
             c = d["curves"].get(rid, {})
-            curves.append((rid, c.get("eval/val_loss") or c.get("train/loss") or []))
+            curves.append((rid, c.get(keys.EVAL_VAL_LOSS) or c.get(keys.TRAIN_LOSS) or []))
         plot = self.query_one(LossPlot)
         plot.empty_text = "no loss points yet"
         plot.set_curves(curves, x=d["x"])

@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
+from workbench import keys
 from workbench.config import Config, flatten
 from workbench.tui.messages import RunActionDone, RunPolled, RunSnapshot
 from workbench.tui.poller import RunTail
@@ -127,16 +128,15 @@ class DashboardScreen(Screen):
         self.status = info.status
         self.polls += 1
         if snap.loss is not None:
-            curves = [("train", snap.loss.get("train/loss", [])), ("val", snap.loss.get("eval/val_loss", []))]
+            curves = [("train", snap.loss.get(keys.TRAIN_LOSS, [])), ("val", snap.loss.get(keys.EVAL_VAL_LOSS, []))]
             self.query_one(LossPlot).set_curves(curves, x=snap.x)
         tele = self.query_one(TelemetryPanel)
         if snap.telemetry is not None or snap.perf is not None or snap.perf_now or self.polls == 1:
             tele.set_data(snap.telemetry, snap.telemetry_now, snap.perf, snap.perf_now,
                           device=info.device_name or None)
         self.query_one(ProgressHeader).set_state(
-            status=info.status, reason=info.reason, step=snap.step, max_steps=info.max_steps, eta=snap.eta_s,
-            tok_s=snap.perf_now.get("perf/tok_per_s"), mfu=snap.perf_now.get("perf/mfu"),
-            waiting=snap.step == 0 and not snap.loss_seen)
+            status=info.status, reason=info.reason, step=snap.step, max_steps=info.max_steps,
+            summary=snap.summary, waiting=snap.step == 0 and not snap.loss_seen)
         if snap.config:
             self.query_one(ConfigDiff).set_configs(*snap.config)
         self.query_one(SampleView).add(snap.new_samples)

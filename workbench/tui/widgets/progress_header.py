@@ -1,4 +1,5 @@
-"""The dashboard's top line: run, status, step/max with a bar, ETA, tok/s, MFU."""
+"""The dashboard's top line: run, status, step/max with a bar, then the run's summary figures
+(ETA, tok/s mean, MFU, training and wall time) as `ls` and `show` print them."""
 
 from __future__ import annotations
 
@@ -16,16 +17,35 @@ class ProgressHeader(Static):
         self.reason = ""
         self.step = 0
         self.max_steps: int | None = None
-        self.eta: float | None = None
-        self.tok_s: float | None = None
-        self.mfu: float | None = None
+        self.summary: dict = {}
         self.waiting = True
 
-    def set_state(self, *, status: str, reason: str, step: int, max_steps: int | None, eta: float | None,
-                  tok_s: float | None, mfu: float | None, waiting: bool) -> None:
+    def set_state(self, *, status: str, reason: str, step: int, max_steps: int | None, summary: dict,
+                  waiting: bool) -> None:
+        """summary: Run.summary (workbench.keys.SUMMARY), the same figures `ls` and `show` print."""
         self.status, self.reason, self.step, self.max_steps = status, reason, step, max_steps
-        self.eta, self.tok_s, self.mfu, self.waiting = eta, tok_s, mfu, waiting
+        self.summary, self.waiting = summary, waiting
         self.update(self.build())
+
+    def figures(self) -> list[tuple[str, str]]:
+        """(text, style) after the bar, most wanted first; what does not fit is left out."""
+        s = self.summary
+        out = []
+        if self.status == "running" and self.waiting:
+            return [("waiting for the first step…", "italic")]
+        if self.status == "running" and s.get("eta_s") is not None:
+            out.append((f"ETA {fmt_duration(s['eta_s'])}", "bold"))
+        if s.get("tokens_per_sec") is not None:
+            out.append((f"{fmt_rate(s['tokens_per_sec'])} tok/s mean", ""))
+        if s.get("mfu") is not None:
+            out.append((f"MFU {100 * s['mfu']:.0f}%", ""))
+        if self.status != "running" and self.reason:
+            out.append((self.reason, "dim"))
+        if s.get("train_time_s") is not None:
+            out.append((f"training {fmt_duration(s['train_time_s'])}", "dim"))
+        if s.get("wall_time_s") is not None:
+            out.append((f"wall {fmt_duration(s['wall_time_s'])}", "dim"))
+        return out
 
     def on_resize(self) -> None:
         self.update(self.build())
@@ -36,24 +56,17 @@ class ProgressHeader(Static):
         color = STATUS_COLOR.get(self.status, "white")
         t.append(f"{self.run_id} ", style="bold")
         t.append(f"{STATUS_SYMBOL.get(self.status, '?')} {self.status} ", style=f"bold {color}")
-        right = []
-        if self.status == "running" and self.waiting:
-            right.append(("waiting for the first step…", "italic"))
-        else:
-            if self.status == "running" and self.eta is not None:
-                right.append((f"ETA {fmt_duration(self.eta)}", "bold"))
-            if self.tok_s is not None:
-                right.append((f"{fmt_rate(self.tok_s)} tok/s", ""))
-            if self.mfu is not None:
-                right.append((f"MFU {100 * self.mfu:.0f}%", ""))
-            if self.status != "running" and self.reason:
-                right.append((self.reason, "dim"))
         steps = fmt_steps(self.step, self.max_steps)
         t.append(f"{steps} ")
+        right, used = [], t.cell_len + (11 if self.max_steps else 0)  # the shortest bar and its %
+        for s, style in self.figures():
+            if right and used + len(s) + 2 > width:
+                break
+            right.append((s, style))
+            used += len(s) + 2
         if self.max_steps:
             frac = min(1.0, self.step / self.max_steps)
-            used = t.cell_len + sum(len(s) + 2 for s, _ in right) + 6
-            bar_w = max(6, min(40, width - used))
+            bar_w = max(6, min(40, width - used + 6))
             done = int(frac * bar_w)
             t.append("━" * done, style=color)
             t.append("━" * (bar_w - done), style="grey35")

@@ -9,17 +9,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from workbench.formatting import (
-    STATUS_COLOR,
-    STATUS_SYMBOL,
-    fmt_bytes,
-    fmt_duration,
-    fmt_loss,
-    fmt_params,
-    fmt_pct,
-    fmt_rate,
-    fmt_steps,
-)
+from workbench.formatting import STATUS_COLOR, STATUS_SYMBOL, SUMMARY_ROWS, fmt_loss, fmt_steps
 from workbench.tui.widgets.loss_plot import RICH_COLORS
 
 
@@ -50,10 +40,11 @@ class SummaryTable(Static):
         table.add_row("best val", *[Text(fmt_loss(x.get("best_val_loss")),
                                          style="bold green" if best is not None and x.get("best_val_loss") == best
                                          else "") for x in s])
-        table.add_row("final train", *[fmt_loss(x.get("final_train_loss")) for x in s])
-        table.add_row("tok/s", *[fmt_rate(x.get("tokens_per_sec")) for x in s])
-        table.add_row("MFU", *[fmt_pct(x.get("mfu")) if x.get("mfu") is not None else "-" for x in s])
-        table.add_row("peak mem", *[fmt_bytes(x.get("peak_memory_bytes")) for x in s])
-        table.add_row("wall time", *[fmt_duration(x.get("wall_time_s")) for x in s])
-        table.add_row("params", *[fmt_params(x.get("params") or (i.params if i else None)) for x, i in zip(s, inf)])
+        for label, field, fmt in SUMMARY_ROWS:
+            if field == "best_val_loss":
+                continue  # above, with the best in bold
+            if field == "params":
+                table.add_row(label, *[fmt(x.get(field) or (i.params if i else None)) for x, i in zip(s, inf)])
+            else:
+                table.add_row(label, *[fmt(x.get(field)) for x in s])
         self.update(table)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from workbench import keys
 from workbench.contention import OTHERS_SHARE_KEY, heavy_share
 from workbench.formatting import fmt_bytes, fmt_rate
 from workbench.tui.widgets.sparkline import spark
@@ -50,34 +51,36 @@ class TelemetryPanel(Static):
             t.append(spark(values, sw, lo, hi) if values else "·" * sw, style=style)
             t.append(f" {now:>10}\n")
 
-        util = [v for _, v in self.telemetry.get("gpu/util", [])]
-        mem = [v for _, v in self.telemetry.get("gpu/mem_used", [])]
-        total = self.now.get("gpu/mem_total")
-        if util or "gpu/util" in self.now:
-            u = self.now.get("gpu/util")
+        util = [v for _, v in self.telemetry.get(keys.GPU_UTIL, [])]
+        mem = [v for _, v in self.telemetry.get(keys.GPU_MEM_USED, [])]
+        total = self.now.get(keys.GPU_MEM_TOTAL)
+        if util or keys.GPU_UTIL in self.now:
+            u = self.now.get(keys.GPU_UTIL)
             line("util", util, f"{u:.0f}%" if u is not None else "-", 0, 100, "green")
-            used = self.now.get("gpu/mem_used")
+            used = self.now.get(keys.GPU_MEM_USED)
             now = f"{(used or 0) / 1e9:.1f}/{total / 1e9:.0f}G" if total else fmt_bytes(used)
             line("mem", mem, now, 0, total, "magenta")
-            extra = [f"{self.now[k]:.0f}{u}" for k, u in (("gpu/power_w", " W"), ("gpu/temp_c", "°C"),
-                                                           ("gpu/sm_clock_mhz", " MHz")) if k in self.now]
+            extra = [f"{self.now[k]:.0f}{u}" for k, u in ((keys.GPU_POWER_W, " W"), (keys.GPU_TEMP_C, "°C"),
+                                                           (keys.GPU_SM_CLOCK_MHZ, " MHz")) if k in self.now]
             if extra:
                 t.append(" · ".join(extra) + "\n", style="dim")
         else:
-            cpu = [v for _, v in self.telemetry.get("cpu/percent", [])]
-            c = self.now.get("cpu/percent")
+            cpu = [v for _, v in self.telemetry.get(keys.CPU_PERCENT, [])]
+            c = self.now.get(keys.CPU_PERCENT)
             if cpu or c is not None:
                 line("cpu", cpu, f"{c:.0f}%" if c is not None else "-", 0, None, "green")
-                rss = self.now.get("cpu/rss_bytes")
+                rss = self.now.get(keys.CPU_RSS)
                 t.append(f"no GPU · rss {fmt_bytes(rss)}\n", style="dim")
             else:
                 t.append("no telemetry yet\n", style="dim")
-        tok = [v for _, v in self.perf.get("perf/tok_per_s", [])]
-        mfu = [v for _, v in self.perf.get("perf/mfu", [])]
-        line("tok/s", tok, fmt_rate(self.perf_now.get("perf/tok_per_s")), 0, None, "yellow")
-        m = self.perf_now.get("perf/mfu")
+        # per logging window: the header has the run's mean
+        tok = [v for _, v in self.perf.get(keys.TOK_PER_S, [])]
+        mfu = [v for _, v in self.perf.get(keys.MFU, [])]
+        rate = self.perf_now.get(keys.TOK_PER_S)
+        line("tok/s", tok, f"{fmt_rate(rate)} now" if rate is not None else "-", 0, None, "yellow")
+        m = self.perf_now.get(keys.MFU)
         line("MFU", [100 * v for v in mfu], f"{100 * m:.1f}%" if m is not None else "-", 0, None, "yellow")
-        ms = self.perf_now.get("perf/step_ms")
+        ms = self.perf_now.get(keys.STEP_MS)
         if ms is not None:
-            t.append(f"step {ms:.0f} ms", style="dim")
+            t.append(f"last window {ms:.0f} ms/step", style="dim")
         return t
