@@ -124,6 +124,12 @@ def test_sigterm_stops_the_run(tmp_path):
         assert proc.stdout.readline().strip() == "logged"
         run = only_run(tmp_path)
         assert run.info().status == "running"
+        r = run.reader()
+        deadline = time.monotonic() + 20  # the process's own telemetry, committed about once a second
+        while "cpu/rss_bytes" not in r.telemetry_keys() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "cpu/rss_bytes" in r.telemetry_keys()
+        r.close()
         # `workbench stop`: what the CLI and the TUI's x do
         p = subprocess.run(workbench_cmd("stop", run.id, "--timeout", "20", "--runs-dir", str(tmp_path / "runs")),
                            capture_output=True, text=True, env=workbench_env(), timeout=40)
@@ -137,7 +143,6 @@ def test_sigterm_stops_the_run(tmp_path):
     assert (info.status, info.reason) == ("stopped", "stopped by SIGTERM")
     r = run.reader()
     assert r.last("train/loss").step == 20
-    assert "cpu/rss_bytes" in r.telemetry_keys()  # the process's own telemetry
     r.close()
 
 
