@@ -78,5 +78,5 @@ def test_test_capture_command_reads_a_saved_log():
     p = subprocess.run(workbench_cmd("run", "--test-capture", "--", "python", "train.py"), input=log,
                        capture_output=True, text=True, env=workbench_env(), timeout=60)
     assert p.returncode == 0, p.stderr
-    assert "step 250" in p.stdout and "eval/val_loss=2.0672" in p.stdout and "perf/mfu=0.1039" in p.stdout
+    assert "250  train/loss=1.9674  eval/val_loss=2.0672" in p.stdout and "eval/val_loss=2.0672" in p.stdout and "perf/mfu=0.1039" in p.stdout
     assert "6 points" in p.stdout

@@ -65,7 +65,15 @@ def open_tui(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command: list[str] = []
+    if "--" in argv:  # `workbench run [options] -- CMD ARG …`: CMD's own options stay its own
+        cut = argv.index("--")
+        argv, command = argv[:cut], argv[cut + 1:]
     args = parser.parse_args(argv)
+    if command and not getattr(args, "takes_command", False):
+        parser.error("only `workbench run` takes a command after --")
+    args.cmd_argv = command
     func = getattr(args, "func", open_tui)
     try:
         return func(args) or 0

@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+from workbench.command_file import is_command_file, load_command
 from workbench.config import check_data_files, load_config
 from workbench.errors import WorkbenchError
 from workbench.store import Run, RunStore, process_start_time
@@ -38,7 +39,10 @@ def _spawn(run: Run, argv: list[str]) -> int:
 
 def start_run(store: RunStore, experiment_file: str | Path, overrides: list[str] | tuple = (),
               name: str | None = None) -> Run:
-    """Validate the experiment here (errors show at once), reserve a run id, start the trainer."""
+    """Validate the experiment here (errors show at once), reserve a run id, start the trainer
+    (or, for a [command] experiment, the runner of that command)."""
+    if is_command_file(experiment_file):
+        return start_command(store, experiment_file, overrides, name)
     cfg = load_config(experiment_file, overrides)
     check_data_files(cfg, str(experiment_file))
     run_id = store.new_run_id(name or cfg.experiment.name)
@@ -51,6 +55,24 @@ def start_run(store: RunStore, experiment_file: str | Path, overrides: list[str]
     # run.json before the child exists, so a viewer can show the run at once
     run.update_info(id=run_id, experiment=cfg.experiment.name, experiment_file=str(experiment_file),
                     status="running", started=time.time(), max_steps=cfg.train.max_steps or None)
+    pid = _spawn(run, argv)
+    run.update_info(pid=pid, pgid=pid, pid_start_time=process_start_time(pid))
+    return run
+
+
+def start_command(store: RunStore, experiment_file: str | Path, overrides: list[str] | tuple = (),
+                  name: str | None = None) -> Run:
+    spec = load_command(experiment_file)
+    if overrides:
+        raise WorkbenchError(f"{experiment_file}: a [command] experiment takes no --set overrides; "
+                             "change its command.argv")
+    run_id = store.new_run_id(name or spec.name)
+    run = store.run(run_id)
+    argv = ["run", str(experiment_file), "--run-id", run_id, "--runs-dir", str(store.root)]
+    if name:
+        argv += ["--name", name]
+    run.update_info(id=run_id, kind="command", experiment=name or spec.name,
+                    experiment_file=str(experiment_file), status="running", started=time.time())
     pid = _spawn(run, argv)
     run.update_info(pid=pid, pgid=pid, pid_start_time=process_start_time(pid))
     return run
@@ -76,7 +98,12 @@ def stop_run(run: Run, timeout: float = 60.0, poll: float = 0.2) -> str:
     if info.status != "running":
         raise WorkbenchError(f"{run.id} is not running (status: {info.status})")
     try:
-        os.killpg(info.pgid or info.pid, signal.SIGTERM)
+        if info.kind == "command" or not info.pgid:
+            # a command's runner passes the stop on to the command's group (then SIGKILL after a
+            # grace period); a script that does not lead its process group gets it alone
+            os.kill(info.pid, signal.SIGTERM)
+        else:
+            os.killpg(info.pgid, signal.SIGTERM)
     except ProcessLookupError:
         pass
     except PermissionError:

@@ -1,4 +1,6 @@
 """`workbench run EXPERIMENT.toml`: train headless into the run store.
+`workbench run -- CMD …` (or a [command] experiment file): run your own command and record it
+(workbench/command_run.py).
 
 Exit codes: 0 finished, 1 failed, 2 bad input, 3 diverged, 130 stopped by SIGINT,
 143 stopped by SIGTERM (the run is saved and can be resumed).
@@ -26,7 +28,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_runs_dir(p)
     p.add_argument("--run-id", help="use this (already reserved) run folder; the TUI's launcher uses it")
     p.add_argument("--resume", metavar="RUN", help="continue RUN (id or unique prefix) from its last checkpoint")
-    p.set_defaults(func=run)
+    g = p.add_argument_group(
+        "your own command", "`workbench run [options] -- CMD ARG …` runs CMD in its own process group, "
+        "shows and records its output (train.log), reads scalars from its printed lines, and passes "
+        "its exit code on. A [command] experiment file does the same from the TUI.")
+    g.add_argument("--capture", action="append", default=[], metavar="REGEX",
+                   help="a regular expression with named groups to read from each line; a group named "
+                        "step is the step (repeatable): --capture 'it (?P<step>\\d+) L=(?P<loss>\\S+)'")
+    g.add_argument("--env", dest="env_names", action="append", default=[], metavar="NAME",
+                   help="record this environment variable's value with the run (repeatable)")
+    g.add_argument("--cwd", help="run CMD in this folder (default: here); its git commit and diff are recorded")
+    g.add_argument("--test-capture", action="store_true",
+                   help="read a saved log from stdin and print the scalars that would be recorded; runs nothing")
+    p.set_defaults(func=run, takes_command=True)
 
 
 def _apply_overrides(cfg, overrides: list[str]):
@@ -45,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
     from workbench.store import RunStore
 
     store = RunStore(args.runs_dir)
+    if getattr(args, "cmd_argv", None) or args.test_capture or (args.experiment and _is_command_file(args.experiment)):
+        from workbench.command_run import main
+
+        return main(args, store)
     resume = bool(args.resume)
     if resume:
         r = store.resolve(args.resume)
@@ -82,6 +100,12 @@ def run(args: argparse.Namespace) -> int:
     if result.bad_input:
         print(f"workbench: error: {result.reason}", file=sys.stderr)
     return result.exit_code
+
+
+def _is_command_file(path: str) -> bool:
+    from workbench.command_file import is_command_file
+
+    return is_command_file(path)
 
 
 def _is_log(stream, log_path) -> bool:
