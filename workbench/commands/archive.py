@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from workbench.cli import add_runs_dir
+from workbench.cli import add_overrides, add_runs_dir
 from workbench.errors import WorkbenchError
 from workbench.run_archive import MAX_RATIO, MIN_LIMIT, pack, parse_size, unpack
 from workbench.store import RunStore
@@ -22,19 +22,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_runs_dir(p)
     p.set_defaults(func=export)
 
-    p = sub.add_parser("import", help="unpack a run archive into the run store",
+    p = sub.add_parser("import", help="unpack a run archive, or make a run from a nanoGPT ckpt.pt",
                        description="Unpack an archive made by `workbench export` into runs/. The "
                                    "archive is checked before anything lands in runs/: one top "
                                    "folder named by a valid run id, no absolute paths, '..', links, "
                                    "devices or duplicate files, not cut short, a complete run "
                                    "(run.json, config.toml), and an unpacked size within the limit. "
-                                   "A failed import leaves nothing behind.")
-    p.add_argument("archive", help=".tar.gz made by workbench export")
+                                   "A failed import leaves nothing behind. A nanoGPT ckpt.pt "
+                                   "(detected, or --from nanogpt) becomes a stopped run at its iter_num, "
+                                   "optimizer state included: `workbench resume` continues it.")
+    p.add_argument("archive", metavar="FILE", help=".tar.gz made by workbench export, or nanoGPT's ckpt.pt")
     p.add_argument("--max-size", metavar="SIZE", type=parse_size,
                    help=f"largest unpacked size allowed, e.g. 20G (default: {MAX_RATIO}x the archive's "
                         f"size, at least {MIN_LIMIT // 2**20} MiB)")
     p.add_argument("--as", dest="as_id", metavar="NEW_ID",
                    help="import under this run id (when the archive's id exists here or is not valid)")
+    p.add_argument("--from", dest="source", choices=("archive", "nanogpt"),
+                   help="what FILE is (default: a PyTorch file or *.pt is nanoGPT's, else an archive)")
+    p.add_argument("--name", help="nanoGPT: experiment name for the run id (default: nanogpt-<dataset>)")
+    p.add_argument("--no-optimizer", action="store_true", help="nanoGPT: leave its optimizer state out")
+    add_overrides(p)
     add_runs_dir(p)
     p.set_defaults(func=import_)
 
@@ -49,11 +56,31 @@ def export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_torch_file(path: Path) -> bool:
+    """torch.save's zip (or older pickle) format, or a checkpoint's usual suffix: a nanoGPT
+    ckpt.pt. Anything else goes to the archive reader and its errors."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+    except OSError:
+        head = b""
+    return head == b"PK" or head[:1] == b"\x80" or path.suffix in (".pt", ".pth", ".ckpt")
+
+
 def import_(args: argparse.Namespace) -> int:
     path = Path(args.archive)
     if path.is_dir():
         raise WorkbenchError(f"{path} is a folder; give the .tar.gz file that `workbench export` wrote")
     store = RunStore(args.runs_dir)
+    if args.source == "nanogpt" or (args.source is None and _is_torch_file(path)):
+        from workbench.formats.nanogpt import import_checkpoint
+
+        run = import_checkpoint(path, store, args.name, args.overrides, not args.no_optimizer)
+        print(f"imported {path} as {run.id} in {store.root}/ (stopped at step "
+              f"{run.raw_info().summary['step']}); `workbench resume {run.id}` continues it")
+        return 0
+    if args.overrides or args.name or args.no_optimizer:
+        raise WorkbenchError("--set, --name and --no-optimizer are for nanoGPT checkpoints, not run archives")
     run, got = unpack(path, store, limit=args.max_size, as_id=args.as_id)
     print(f"imported {run.id} into {store.root}/ ({got.files} files, {got.size / 1e6:.1f} MB)")
     return 0
