@@ -225,6 +225,5 @@ def save_checkpoint(run, cfg: Config, parts, step: int, tokens: int, best_val: f
         "model": parts.model.state_dict(), "optimizer": parts.optimizer.state_dict(),
         "scaler": parts.scaler.state_dict(), "step": step, "tokens": tokens, "train_time": 0.0,
         "best_val": best_val, "ema": {"loss": None, "norm": None}, "rng": checkpoint.rng_state(),
-        "data_rng": parts.train_batches.state(), "config": cfg.to_dict(),
-        "tokenizer": parts.ds.tokenizer.state(), "model_kind": cfg.model.kind,
+        "config": cfg.to_dict(), "tokenizer": parts.ds.tokenizer.state(), "model_kind": cfg.model.kind,
     })
