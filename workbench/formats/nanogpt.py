@@ -220,10 +220,8 @@ def import_checkpoint(path: str | Path, store, name: str | None = None, override
 def save_checkpoint(run, cfg: Config, parts, step: int, tokens: int, best_val: float | None) -> None:
     """checkpoints/last.pt as the trainer writes it, so `workbench resume` continues the run."""
     from workbench import checkpoint
+    from workbench.train_state import TrainState
 
-    checkpoint.save(run.checkpoints_dir / "last.pt", {
-        "model": parts.model.state_dict(), "optimizer": parts.optimizer.state_dict(),
-        "scaler": parts.scaler.state_dict(), "step": step, "tokens": tokens, "train_time": 0.0,
-        "best_val": best_val, "ema": {"loss": None, "norm": None}, "rng": checkpoint.rng_state(),
-        "config": cfg.to_dict(), "tokenizer": parts.ds.tokenizer.state(), "model_kind": cfg.model.kind,
-    })
+    st = TrainState(parts.model, parts.optimizer, parts.scaler, step=step, tokens=tokens, best_val=best_val)
+    checkpoint.save(run.checkpoints_dir / "last.pt",
+                    {**st.state_dict(), "config": cfg.to_dict(), "tokenizer": parts.ds.tokenizer.state()})
