@@ -11,7 +11,7 @@ What is read, line by line (a progress bar's \\r redraws count as lines):
 - a tqdm bar's `| n/total [` as the step where nothing else gives it (within
   `Epoch E:` on a Lightning bar: E * total + n), and the bar's `key=value` postfix.
 
-Names go through metric_names.store_key (loss -> train/loss, val loss -> eval/val_loss,
+Names go through keys.store_key (loss -> train/loss, val loss -> eval/val_loss,
 mfu 12.3% -> perf/mfu 0.123, time 31.2ms -> perf/step_ms). Dict lines and bar lines
 without a step of their own take the last step seen.
 """
@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 
 from workbench.errors import WorkbenchError
-from workbench.metric_names import STEP_MS, normalize, store_key
+from workbench.keys import STEP_MS, normalize, store_key
 
 NUMBER = r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|nan|inf"
 STEP = re.compile(r"(?<![\w/.])(step|iter|iteration|global_step|epoch)\s*[:=#]?\s*(\d+)(?:\s*/\s*(\d+))?",

@@ -45,6 +45,8 @@ RAM_TOTAL = "ram/total_bytes"
 TORCH_ALLOCATED = "torch/allocated"
 TORCH_RESERVED = "torch/reserved"
 TORCH_PEAK = "torch/peak"
+GPU_COUNT = "gpu/count"          # a script's or command's runs: GPUs that hold one of its processes
+GPU_PROC_MEM = "gpu/proc_mem"    # … and the memory its processes hold on them
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,35 @@ METRICS: dict[str, Metric] = {
     TORCH_ALLOCATED: Metric("torch alloc", "memory held by torch tensors", "B"),
     TORCH_RESERVED: Metric("torch reserved", "memory held by torch's caching allocator", "B"),
     TORCH_PEAK: Metric("torch peak", "peak memory held by torch tensors", "B"),
+    GPU_COUNT: Metric("GPUs", "GPUs that hold one of the run's processes (NVML's process list)"),
+    GPU_PROC_MEM: Metric("GPU mem (run)", "GPU memory held by the run's processes", "B"),
 }
+
+
+# ---------------------------------------------------------------- other scripts' names for them
+# A script that logs `loss` (workbench.log, compat.wandb) or prints `val loss 2.1` (workbench
+# run -- CMD) gets the loss chart and the summary: these names are stored under the keys above.
+# Lower case, spaces and dashes as underscores (see `normalize`); any other name is kept as given.
+
+ALIASES: dict[str, str] = {
+    "loss": TRAIN_LOSS, "train_loss": TRAIN_LOSS, "training_loss": TRAIN_LOSS,
+    "val_loss": EVAL_VAL_LOSS, "eval_loss": EVAL_VAL_LOSS, "valid_loss": EVAL_VAL_LOSS,
+    "validation_loss": EVAL_VAL_LOSS, "val/loss": EVAL_VAL_LOSS, "eval/loss": EVAL_VAL_LOSS,
+    "valid/loss": EVAL_VAL_LOSS,
+    "lr": TRAIN_LR, "learning_rate": TRAIN_LR,
+    "grad_norm": TRAIN_GRAD_NORM, "gradient_norm": TRAIN_GRAD_NORM,
+    "tok/s": TOK_PER_S, "tok_per_s": TOK_PER_S, "tokens_per_sec": TOK_PER_S, "tokens_per_second": TOK_PER_S,
+    "mfu": MFU,  # a fraction: a printed "12.3%" is read as 0.123
+}
+
+
+def normalize(name: str) -> str:
+    return "_".join(name.strip().lower().replace("-", " ").split())
+
+
+def store_key(name: str) -> str:
+    """The key a logged or printed name is stored under (itself unless it is an alias)."""
+    return ALIASES.get(name) or ALIASES.get(normalize(name)) or name
 
 
 def describe(key: str) -> Metric:

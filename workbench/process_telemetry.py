@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench import gpus
+from workbench import gpus, keys
 from workbench.telemetry import _GPU_KEYS, TelemetrySampler
 
 
@@ -61,9 +61,9 @@ class ProcessTreeSampler(TelemetrySampler):
                 except psutil.Error:
                     pass
             if tree:
-                out["cpu/percent"], out["cpu/rss_bytes"] = cpu, rss
+                out[keys.CPU_PERCENT], out[keys.CPU_RSS] = cpu, rss
             vm = psutil.virtual_memory()
-            out["ram/used_bytes"], out["ram/total_bytes"] = float(vm.used), float(vm.total)
+            out[keys.RAM_USED], out[keys.RAM_TOTAL] = float(vm.used), float(vm.total)
         except Exception:
             pass
         try:
@@ -93,7 +93,7 @@ class ProcessTreeSampler(TelemetrySampler):
                     if dyn.get(src) is not None:
                         out[key] = float(dyn[src])
         if count:
-            out["gpu/count"] = float(count)
+            out[keys.GPU_COUNT] = float(count)
             if proc_mem:
-                out["gpu/proc_mem"] = float(proc_mem)
+                out[keys.GPU_PROC_MEM] = float(proc_mem)
         return out

@@ -10,7 +10,7 @@
 
 `log` converts the values to floats and queues them (a few microseconds); the
 metrics writer's thread commits them about once a second. Well-known names (loss,
-val_loss, lr, …) are stored under the workbench keys (metric_names.py), so the
+val_loss, lr, …) are stored under the workbench keys (keys.ALIASES), so the
 dashboard's loss chart and the run summary work. Nothing here imports torch or
 Textual.
 
@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from workbench.metric_names import store_key
+from workbench.keys import store_key
 from workbench.store import ENDED, Run, RunStore
 
 
