@@ -149,12 +149,27 @@ class MetricsWriter:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 for table, batch in self._pending.items():
-                    self._conn.executemany(self.INSERTS[table], batch)
+                    self._insert(table, batch)
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._pending = {}
+
+    CHUNK = 500  # rows per INSERT statement
+
+    def _insert(self, table: str, rows: list[tuple]) -> None:
+        """Many rows per statement: sqlite3 lets go of the GIL once per statement it steps, so
+        a script logging thousands of points a second is not interrupted once per row."""
+        sql, n = self.INSERTS[table], self.CHUNK
+        full = len(rows) - len(rows) % n
+        if full:
+            head, one = sql.split(" VALUES ")
+            many = f"{head} VALUES {', '.join([one] * n)}"
+            for i in range(0, full, n):
+                self._conn.execute(many, [v for row in rows[i:i + n] for v in row])
+        if full < len(rows):
+            self._conn.executemany(sql, rows[full:])
 
     def _finite(self, rows: list[tuple]) -> list[tuple]:
         """NaN/Inf values are not stored (value is REAL NOT NULL, and a plot cannot draw them):
