@@ -12,7 +12,7 @@ from test_trainer import tiny_cfg
 from workbench import keys
 from workbench.cli import main
 from workbench.config import config_to_toml
-from workbench.formatting import fmt_rate
+from workbench.formatting import fmt_duration, fmt_rate
 from workbench.smoothing import SmoothedRate, ema, eta_seconds
 from workbench.store import RunStore
 
@@ -70,7 +70,16 @@ def test_one_tok_per_s_in_ls_show_summary_and_dashboard(tmp_path, capsys):
     tok_s = listed["tokens_per_sec"]
     assert tok_s and tok_s == shown["tokens_per_sec"]
     assert listed["train_time_s"] == shown["train_time_s"] and listed["wall_time_s"] == shown["wall_time_s"]
+    assert 0 < listed["train_time_s"] <= listed["wall_time_s"]
     assert f"tok/s (mean)         {fmt_rate(tok_s)}" in end_summary
+    # train.log's ETA is the one recorded (the dashboard counts that one down)
+    reader = RunStore(runs).run(listed["id"]).reader()
+    recorded = {int(x): v for x, v in reader.series(keys.ETA_S)}
+    reader.close()
+    printed = {int(line.split()[1].split("/")[0]): line.rsplit("ETA ", 1)[1]
+               for line in end_summary.splitlines() if line.startswith("step ") and "ETA" in line}
+    assert recorded and {step: fmt_duration(v) for step, v in recorded.items()} == \
+        {step: eta for step, eta in printed.items() if eta != "n/a"}
     header = asyncio.run(dashboard_header(runs, tmp_path, listed["id"]))
     assert f"{fmt_rate(tok_s)} tok/s mean" in header
 

@@ -10,11 +10,12 @@ adding a field adds it to both. Every RNG of the process is saved beside them
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import torch
 
 from workbench.checkpoint import rng_state, set_rng_state
+from workbench.window import Speed
 
 
 @dataclass
@@ -28,6 +29,7 @@ class TrainState:
     best_val: float | None = None
     ema_loss: float | None = None  # running means for the spike and blowup events
     ema_norm: float | None = None
+    speed: Speed = field(default_factory=Speed)  # the run's mean tok/s, all sessions
 
     def state_dict(self) -> dict:
         out = {}
@@ -39,6 +41,8 @@ class TrainState:
 
     def load_state_dict(self, d: dict) -> None:
         for f in fields(self):
+            if f.name not in d:
+                continue  # a checkpoint from before the field existed: keep the default
             value = getattr(self, f.name)
             if hasattr(value, "load_state_dict"):
                 value.load_state_dict(d[f.name])

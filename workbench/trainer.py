@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from workbench import checkpoint
+from workbench import checkpoint, keys
 from workbench.config import Config
 from workbench.device import is_oom
 from workbench.errors import WorkbenchError
@@ -33,10 +33,11 @@ from workbench.outcome import Diverged, Result, StopFlag
 from workbench.progress import NullConsole
 from workbench.schedule import lr_at
 from workbench.sink import NullSink, StoreSink
+from workbench.smoothing import SmoothedRate, eta_seconds
 from workbench.step import Parts, build, set_lr, train_step
 from workbench.telemetry import TelemetrySampler
 from workbench.train_state import TrainState
-from workbench.window import Speed, Window
+from workbench.window import Window
 
 
 @dataclass
@@ -52,7 +53,8 @@ class Session:
     state: TrainState | None = None
     telemetry: TelemetrySampler | None = None
     window: Window = field(default_factory=Window)
-    speed: Speed = field(default_factory=Speed)
+    rate: SmoothedRate = field(default_factory=SmoothedRate)  # steps/s of wall clock, for the ETA
+    last_log: tuple[int, float] | None = None  # (step, time) of the last log point after the first step
     lr: float = 0.0
 
 
@@ -77,7 +79,8 @@ def train(cfg: Config, run, resume: bool = False, console=None, stop: StopFlag |
         result = close_sink(s, result)
     if s.state is not None:
         result.step, result.tokens, result.best_val = s.state.step, s.state.tokens, s.state.best_val
-    result.tok_per_s, result.wall_s = s.speed.mean, time.time() - t0
+        result.tok_per_s = s.state.speed.mean
+    result.wall_s = time.time() - t0
     run.mark_ended(result.status, result.reason)
     return result
 
@@ -220,11 +223,12 @@ def first_step_done(s: Session, step_t0: float) -> None:
     s.parts.setup.sync()
     compile_s = time.time() - step_t0
     st = s.state
-    s.sink.log({"perf/compile_s": compile_s}, st.step, st.tokens)
+    s.sink.log({keys.COMPILE_S: compile_s}, st.step, st.tokens)
     s.sink.event("compile", f"first step took {compile_s:.2f} s"
                             f"{' (torch.compile)' if s.parts.setup.compile else ''}", step=st.step)
     log(s)
     s.window.restart()
+    s.last_log = (st.step, time.time())  # the ETA's rate leaves the first step out
 
 
 def limit_reached(s: Session) -> str | None:
@@ -265,35 +269,32 @@ def log(s: Session) -> None:
                            "a longer train.warmup_steps or train.grad_clip)")
         for kind, message in st.track(loss, norm, first + i, s.cfg.train.warmup_steps):
             s.sink.event(kind, message, step=first + i)
-    values = {"train/loss": sum(losses) / len(losses), "train/lr": s.lr}
+    values = {keys.TRAIN_LOSS: sum(losses) / len(losses), keys.TRAIN_LR: s.lr, keys.TRAIN_TIME_S: st.train_time}
     if norms[-1] is not None:
-        values["train/grad_norm"] = norms[-1]
+        values[keys.TRAIN_GRAD_NORM] = norms[-1]
     tok_s = run_mfu = None
     now = time.time()
     if s.window.steps and now > s.window.t0:
         seconds = now - s.window.t0
         tok_s = s.window.steps * p.tokens_per_step / seconds
-        values["perf/tok_per_s"] = tok_s
-        values["perf/step_ms"] = 1000 * seconds / s.window.steps
+        values[keys.TOK_PER_S] = tok_s
+        values[keys.STEP_MS] = 1000 * seconds / s.window.steps
         run_mfu = mfu(tok_s, p.flops_per_token, p.peak)
         if run_mfu is not None:
-            values["perf/mfu"] = run_mfu
-        s.speed.tokens += s.window.steps * p.tokens_per_step
-        s.speed.seconds += seconds
+            values[keys.MFU] = run_mfu
+        st.speed.add(s.window.steps * p.tokens_per_step, seconds)
+        values[keys.TOK_PER_S_MEAN] = st.speed.mean
+    if s.last_log is not None:
+        s.rate.update(st.step - s.last_log[0], now - s.last_log[1])
+        s.last_log = (st.step, now)
+    t = s.cfg.train
+    left = eta_seconds(s.rate.steps_per_s, st.step, st.tokens, p.tokens_per_step, t.max_steps,
+                       t.max_tokens, t.max_time, st.train_time)
+    if left is not None:
+        values[keys.ETA_S] = left
     s.sink.log(values, st.step, st.tokens)
-    s.console.update(st.step, values["train/loss"], tok_s, run_mfu, eta(s, tok_s))
+    s.console.update(st.step, values[keys.TRAIN_LOSS], tok_s, run_mfu, left)
     s.window.restart(now)
-
-
-def eta(s: Session, tok_s: float | None) -> float | None:
-    t, st, left = s.cfg.train, s.state, []
-    if t.max_steps and tok_s:
-        left.append((t.max_steps - st.step) * s.parts.tokens_per_step / tok_s)
-    if t.max_tokens and tok_s:
-        left.append((t.max_tokens - st.tokens) / tok_s)
-    if t.max_time:
-        left.append(t.max_time - st.train_time)
-    return max(0.0, min(left)) if left else None
 
 
 @torch.no_grad()
@@ -325,7 +326,7 @@ def evaluate_and_record(s: Session) -> None:
     if ev is None:
         return
     eval_s = time.time() - eval_t0  # evaluate() ends with .item(): the device is done
-    s.sink.log({"eval/train_loss": ev["train"], "eval/val_loss": ev["val"], "perf/eval_s": eval_s},
+    s.sink.log({keys.EVAL_TRAIN_LOSS: ev["train"], keys.EVAL_VAL_LOSS: ev["val"], keys.EVAL_S: eval_s},
                st.step, st.tokens)
     s.console.evaluated(st.step, ev["train"], ev["val"])
     if math.isfinite(ev["val"]) and (st.best_val is None or ev["val"] < st.best_val):
@@ -350,7 +351,7 @@ def sample_and_record(s: Session) -> None:
     st = s.state
     sample_t0 = time.time()
     text = sample(s.parts, s.cfg)  # ends with .tolist(): the device is done
-    s.sink.log({"perf/sample_s": time.time() - sample_t0}, st.step, st.tokens)
+    s.sink.log({keys.SAMPLE_S: time.time() - sample_t0}, st.step, st.tokens)
     s.sink.sample(s.cfg.sample.prompt, text, st.step, st.tokens)
 
 

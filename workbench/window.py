@@ -1,4 +1,4 @@
-"""The logging window of the training loop, and the session's mean speed.
+"""The logging window of the training loop, and the run's mean speed.
 
 The hot loop adds each step's loss and grad norm as device tensors; a log point
 reads them all with one sync. Time spent on evaluation, samples and checkpoints
@@ -46,7 +46,8 @@ class Window:
 
 @dataclass
 class Speed:
-    """The session's mean tok/s over its logging windows (first step excluded)."""
+    """The run's mean tok/s (workbench.keys.SUMMARY["tokens_per_sec"]): the tokens and seconds of
+    its timed logging windows, over all its sessions (checkpointed in TrainState)."""
 
     tokens: int = 0
     seconds: float = 0.0
@@ -54,3 +55,13 @@ class Speed:
     @property
     def mean(self) -> float | None:
         return self.tokens / self.seconds if self.seconds > 0 else None
+
+    def add(self, tokens: int, seconds: float) -> None:
+        self.tokens += tokens
+        self.seconds += seconds
+
+    def state_dict(self) -> dict:
+        return {"tokens": self.tokens, "seconds": self.seconds}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.tokens, self.seconds = int(d["tokens"]), float(d["seconds"])
