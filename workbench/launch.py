@@ -79,7 +79,7 @@ def start_command(store: RunStore, experiment_file: str | Path, overrides: list[
 
 
 def resume_run(store: RunStore, run: Run) -> Run:
-    info = run.info()
+    info, _ = run.overview(run.info())  # also reads metrics.sqlite: a corrupt one is damage
     if info.status == "running":
         raise WorkbenchError(f"{run.id} is still running; stop it first with `workbench stop {run.id}`")
     if info.status == "damaged":
