@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 PRECISIONS = ("auto", "fp32", "tf32", "bf16", "fp16")
+INT64 = (-(2**63), 2**63 - 1)
 
 
 def key(default: Any, doc: str, choices: tuple | None = None) -> Any:
@@ -191,9 +194,13 @@ def check_value(where: str, dotted: str, f: dataclasses.Field, value: Any) -> An
         ok = isinstance(value, bool)
     elif t is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
+        if ok and not INT64[0] <= value <= INT64[1]:
+            raise WorkbenchError(f"{where}: '{dotted}' is {value}, beyond a 64-bit integer")
     elif t is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
+        value = float(value) if ok and abs(value) < 2**1023 else value
+        if ok and not (isinstance(value, float) and math.isfinite(value)):
+            raise WorkbenchError(f"{where}: '{dotted}' is {value}; it must be a finite number")
     elif t is str:
         ok = isinstance(value, str)
     elif t is list:
@@ -229,16 +236,37 @@ def check_raw(where: str, raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
 # ---------------------------------------------------------------- files and extends
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise WorkbenchError(f"{path}: no such experiment file")
+def not_a_file(path: Path) -> str | None:
+    """Why `path` is not a regular file we can read ('is a folder, not a file', 'does not exist'),
+    or None if it is one."""
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "is a broken link" if path.is_symlink() else "does not exist"
+    except OSError as e:
+        return f"cannot be read ({e.strerror})"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file"
+    kinds = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"))
+    return next((f"is {name}, not a file" for test, name in kinds if test(mode)), "is not a regular file")
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    problem = not_a_file(path)
+    if problem:
+        raise WorkbenchError(f"{path} {problem}; give an experiment .toml file")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")  # editors on Windows may start with a BOM
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise WorkbenchError(f"{path}: not valid TOML: {e}") from None
     except UnicodeDecodeError:
         raise WorkbenchError(f"{path}: not a UTF-8 text file") from None
+    except OSError as e:
+        raise WorkbenchError(f"{path}: cannot read it ({e.strerror})") from None
 
 
 def extends_chain(path: str | Path) -> list[Path]:
@@ -258,8 +286,9 @@ def extends_chain(path: str | Path) -> list[Path]:
         if not isinstance(parent, str):
             raise WorkbenchError(f"{current}: 'experiment.extends' must be a string path, got {parent!r}")
         nxt = current.parent / parent
-        if not nxt.is_file():
-            raise WorkbenchError(f"{current}: 'experiment.extends' names {parent!r}, but {nxt} does not exist")
+        problem = not_a_file(nxt)
+        if problem:
+            raise WorkbenchError(f"{current}: 'experiment.extends' names {parent!r}, but {nxt} {problem}")
         current = nxt
 
 
@@ -306,9 +335,20 @@ def check_data_files(cfg: Config, where: str) -> None:
         value = getattr(d, name)
         if d.train_bin and name in ("dataset", "val_dataset"):
             continue  # the .bin pair replaces the text files
-        if value and value != "tinyshakespeare" and not Path(value).is_file():
-            raise WorkbenchError(f"{where}: 'data.{name}' names {value}, which does not exist"
+        problem = not_a_file(Path(value)) if value and value != "tinyshakespeare" else None
+        if problem is None and value and value != "tinyshakespeare" and Path(value).stat().st_size == 0:
+            problem = "is empty"
+        if problem:
+            raise WorkbenchError(f"{where}: 'data.{name}' names {value}, which {problem}"
                                  + ("; see the comment at the top of the experiment file" if "bin" in name else ""))
+
+
+def check_runnable(cfg: Config, where: str) -> None:
+    """Before a run folder is made: its data files are there and its model can train here."""
+    from workbench.sizing import check_fits
+
+    check_data_files(cfg, where)
+    check_fits(cfg, where)
 
 
 def load_config(path: str | Path, overrides: list[str] | tuple = ()) -> Config:

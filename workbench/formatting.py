@@ -40,7 +40,7 @@ def fmt_params(n: int | None) -> str:
 def fmt_bytes(v: float | None) -> str:
     if v is None:
         return "-"
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if v >= scale:
             return f"{v / scale:.1f} {unit}"
     return f"{v:.0f} B"

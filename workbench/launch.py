@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from workbench.command_file import is_command_file, load_command
-from workbench.config import check_data_files, load_config
+from workbench.config import check_runnable, load_config
 from workbench.errors import WorkbenchError
 from workbench.store import Run, RunStore, process_start_time
 
@@ -44,7 +44,7 @@ def start_run(store: RunStore, experiment_file: str | Path, overrides: list[str]
     if is_command_file(experiment_file):
         return start_command(store, experiment_file, overrides, name)
     cfg = load_config(experiment_file, overrides)
-    check_data_files(cfg, str(experiment_file))
+    check_runnable(cfg, str(experiment_file))
     run_id = store.new_run_id(name or cfg.experiment.name)
     run = store.run(run_id)
     argv = ["run", str(experiment_file), "--run-id", run_id, "--runs-dir", str(store.root)]

@@ -24,10 +24,7 @@ import torch.nn as nn
 from torch.nn import functional as F
 
 from workbench.errors import WorkbenchError
-
-
-def padded_vocab(vocab_size: int, multiple: int) -> int:
-    return ((vocab_size + multiple - 1) // multiple) * multiple
+from workbench.sizing import check_weights_fit, padded_vocab
 
 
 class CausalSelfAttention(nn.Module):
@@ -230,7 +227,9 @@ class GPT(LanguageModel):
 
 
 def build_model(m, vocab_size: int) -> LanguageModel:
-    """The model for a [model] section and a vocabulary size."""
+    """The model for a [model] section and a vocabulary size (refused before allocating if its
+    weights alone cannot fit in RAM: a config may come from an imported run)."""
+    check_weights_fit(m, vocab_size)
     if m.kind == "bigram":
         return Bigram(m, vocab_size)
     return GPT(m, vocab_size)

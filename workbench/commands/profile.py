@@ -28,13 +28,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.config import load_config
+    from workbench.config import check_runnable, load_config
     from workbench.errors import WorkbenchError
     from workbench.store import RunStore
 
     if args.steps < 1 or args.warmup < 1:
         raise WorkbenchError("--steps and --warmup must be at least 1")
     cfg = load_config(args.experiment, args.overrides)
+    check_runnable(cfg, args.experiment)
     store = RunStore(args.runs_dir)
     r = store.create_run(store.new_run_id(cfg.experiment.name), cfg, experiment_file=args.experiment)
     try:

@@ -55,7 +55,7 @@ def _apply_overrides(cfg, overrides: list[str]):
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.config import check_data_files, config_to_toml, load_config
+    from workbench.config import check_runnable, config_to_toml, load_config
     from workbench.store import RunStore
 
     store = RunStore(args.runs_dir)
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = load_config(args.experiment, args.overrides)
         if args.name:
             cfg.experiment.name = args.name
-        check_data_files(cfg, args.experiment)
+        check_runnable(cfg, args.experiment)
         run_id = args.run_id or store.new_run_id(cfg.experiment.name)
         r = store.create_run(run_id, cfg, experiment_file=args.experiment)
 
