@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,45 @@ def workbench_env(**extra: str) -> dict[str, str]:
 
 def workbench_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "workbench", *args]
+
+
+def _timed_out(timeout: float, what: str, detail) -> AssertionError:
+    extra = f"\n{detail()}" if detail else ""
+    return AssertionError(f"timed out after {timeout:g} s waiting for {what}{extra}")
+
+
+def wait_for(check, timeout: float = 5.0, what: str = "condition", interval: float = 0.05,
+             detail=None, ignore: tuple = ()):
+    """Poll check() until it returns something truthy and return that; AssertionError after
+    `timeout` seconds, with detail() (e.g. a log tail) appended. Exceptions in `ignore` count as
+    "not yet". Every wait in the tests goes through here or wait_for_pilot."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = check()
+        except ignore:
+            value = None
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise _timed_out(timeout, what, detail)
+        time.sleep(interval)
+
+
+async def wait_for_pilot(pilot, check, timeout: float = 5.0, what: str = "condition",
+                         interval: float = 0.05, detail=None, ignore: tuple = ()):
+    """wait_for inside a Textual Pilot test: the app keeps running while it waits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = check()
+        except ignore:
+            value = None
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise _timed_out(timeout, what, detail)
+        await pilot.pause(interval)
 
 
 def cli(capsys, *args: str) -> tuple[int, str, str]:

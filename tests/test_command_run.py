@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import workbench_cmd, workbench_env
+from tests.conftest import wait_for, wait_for_pilot, workbench_cmd, workbench_env
 from workbench import launch
 from workbench.store import RunStore
 
@@ -114,15 +114,6 @@ def kill_runs(store: RunStore) -> None:
                 pass
 
 
-def wait_for(cond, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_detached_stop_kills_a_command_that_ignores_sigterm(tmp_path):
     proj = make_project(tmp_path)
     store = RunStore(tmp_path / "runs")
@@ -155,15 +146,7 @@ def test_command_watched_in_the_tui(tmp_path):
         app = WorkbenchApp(runs, exp.parent, location="~", poll_interval=0.2)
         async with app.run_test(size=(100, 30)) as pilot:
             async def wait(cond, timeout, what):
-                deadline = time.monotonic() + timeout
-                while time.monotonic() < deadline:
-                    try:
-                        if cond():
-                            return
-                    except Exception:  # noqa: BLE001 - not composed yet
-                        pass
-                    await pilot.pause(0.1)
-                raise AssertionError(f"timed out waiting for {what}")
+                await wait_for_pilot(pilot, cond, timeout, what, interval=0.1, ignore=(Exception,))
 
             await pilot.pause(0.3)
             await pilot.press("s")

@@ -8,24 +8,13 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
-from tests.conftest import workbench_env
+from tests.conftest import wait_for, workbench_env
 from tests.test_trainer import tiny_cfg
 from workbench.cli import main
 from workbench.config import config_to_toml
 from workbench.launch import start_run
 from workbench.store import RunStore
-
-
-def wait_for(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def test_start_stop_resume_stop(tmp_path, monkeypatch, capsys):

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.conftest import wait_for
 from workbench import gpus, mfu, telemetry
 from workbench.mfu import flops_per_token, peak_tflops
 
@@ -232,15 +233,6 @@ def test_cuda_visible_devices_mapping():
     assert telemetry.nvml_index_for_cuda(0, "") == 0
     assert telemetry.nvml_index_for_cuda(0, "GPU-abc,GPU-def") == 0
     assert telemetry.nvml_index_for_cuda(5, "0,1") == 5
-
-
-def wait_for(pred, timeout=5.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def test_sampler_without_nvml_emits_cpu_series(no_nvml):

@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("textual")
 
-from conftest import ROOT  # noqa: E402
+from conftest import ROOT, wait_for_pilot  # noqa: E402
 from fixtures_store import T0, write_experiments  # noqa: E402
 
 from workbench.config import load_config  # noqa: E402
@@ -50,15 +50,6 @@ def sync(fn):
     return wrapper
 
 
-async def wait_for(pilot, cond, timeout: float = 5.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def app_for(store_dirs, **kw) -> WorkbenchApp:
     runs, exps = store_dirs
     return WorkbenchApp(runs, exps, location="~/demo", poll_interval=0.1, **kw)
@@ -66,8 +57,8 @@ def app_for(store_dirs, **kw) -> WorkbenchApp:
 
 async def home_loaded(pilot) -> RunsTable:
     app = pilot.app
-    await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and app.screen.query_one(RunsTable).row_count
-                   > 0, what="the runs table")
+    await wait_for_pilot(pilot, lambda: isinstance(app.screen, HomeScreen)
+                         and app.screen.query_one(RunsTable).row_count > 0, what="the runs table")
     return app.screen.query_one(RunsTable)
 
 
@@ -142,7 +133,7 @@ async def test_home_lists_experiments_runs_and_gpus(tui_store, pinned_tui):
                                                "tiny-20260101-120000"]
         tree = app.screen.query_one(ExperimentTree)
         assert tree.selected.name == "broken"  # first line; marked broken
-        await wait_for(pilot, lambda: "H100" in str(app.screen.query_one("#host").render()), what="gpu row")
+        await wait_for_pilot(pilot, lambda: "H100" in str(app.screen.query_one("#host").render()), what="gpu row")
         # sort and filter
         await pilot.press("tab", "o")
         assert table.sort_name == "status"
@@ -169,7 +160,7 @@ async def test_home_keys_on_runs(tui_store, pinned_tui):
         await pilot.press("x")
         assert not isinstance(app.screen, ConfirmScreen)
         await pilot.press("r")
-        await wait_for(pilot, lambda: any("checkpoint" in n.message for n in app._notifications),
+        await wait_for_pilot(pilot, lambda: any("checkpoint" in n.message for n in app._notifications),
                        what="the resume warning")
         # c with fewer than two marked runs says how
         await pilot.press("c")
@@ -182,8 +173,8 @@ async def test_home_keys_on_runs(tui_store, pinned_tui):
         assert (tui_store[0] / "tiny-20260101-120000").is_dir()
         await pilot.press("d")
         await pilot.press("y")
-        await wait_for(pilot, lambda: not (tui_store[0] / "tiny-20260101-120000").exists(), what="delete")
-        await wait_for(pilot, lambda: len(table.shown) == 2, what="the table to drop the run")
+        await wait_for_pilot(pilot, lambda: not (tui_store[0] / "tiny-20260101-120000").exists(), what="delete")
+        await wait_for_pilot(pilot, lambda: len(table.shown) == 2, what="the table to drop the run")
 
 
 @sync
@@ -193,12 +184,12 @@ async def test_start_errors_show_as_notifications(tui_store, pinned_tui):
         await home_loaded(pilot)
         assert app.screen.query_one(ExperimentTree).selected.name == "broken"
         await pilot.press("s")
-        await wait_for(pilot, lambda: any("not valid TOML" in n.message for n in app._notifications),
+        await wait_for_pilot(pilot, lambda: any("not valid TOML" in n.message for n in app._notifications),
                        what="the broken-file notification")
         await pilot.press("down", "S")  # char: overrides dialog
         assert isinstance(app.screen, OverridesScreen)
         await pilot.press(*"train.lrr=1", "enter")  # unknown key: the launcher's error, as a notification
-        await wait_for(pilot, lambda: any("did you mean" in n.message for n in app._notifications),
+        await wait_for_pilot(pilot, lambda: any("did you mean" in n.message for n in app._notifications),
                        what="the bad-override notification")
         assert isinstance(app.screen, HomeScreen)
         await pilot.press("S", *"train.lr", "enter")  # not key=value: said in the dialog, which stays
@@ -222,10 +213,10 @@ async def test_dashboard_keys(tui_store, pinned_tui):
         assert isinstance(app.screen, DashboardScreen)
         dash = app.screen
         plot = dash.query_one(LossPlot)
-        await wait_for(pilot, lambda: plot.curves and len(plot.curves[0][1]) == 21, what="the loss curve")
+        await wait_for_pilot(pilot, lambda: plot.curves and len(plot.curves[0][1]) == 21, what="the loss curve")
         assert len(plot.curves[1][1]) == 4  # val at 50, 100, 150, 200
         samples = dash.query_one(SampleView)
-        await wait_for(pilot, lambda: len(samples.samples) == 2, what="samples")
+        await wait_for_pilot(pilot, lambda: len(samples.samples) == 2, what="samples")
         assert "step 200" in samples.border_title
         await pilot.press("left")
         assert "step 100" in samples.border_title
@@ -234,13 +225,13 @@ async def test_dashboard_keys(tui_store, pinned_tui):
         await pilot.press("l")
         assert plot.logy
         await pilot.press("t")
-        await wait_for(pilot, lambda: plot.x == "tokens" and plot.curves[0][1][-1][0] == 200 * 512, what="tokens")
+        await wait_for_pilot(pilot, lambda: plot.x == "tokens" and plot.curves[0][1][-1][0] == 200 * 512, what="tokens")
         await pilot.press("t")
-        await wait_for(pilot, lambda: plot.curves[0][1][-1][0] == pytest.approx(20.0), what="time axis")
+        await wait_for_pilot(pilot, lambda: plot.curves[0][1][-1][0] == pytest.approx(20.0), what="time axis")
         await pilot.press("t")
         assert plot.x == "step"
         config = dash.query_one("#config")
-        await wait_for(pilot, lambda: config.own is not None, what="the config diff")
+        await wait_for_pilot(pilot, lambda: config.own is not None, what="the config diff")
         assert config.border_title == "vs char.toml"
         await pilot.press("f")
         assert config.full and "full" in config.border_title
@@ -262,12 +253,12 @@ async def test_compare_marked_runs(tui_store, pinned_tui):
         await pilot.press("c")
         assert isinstance(app.screen, CompareScreen)
         cmp = app.screen
-        await wait_for(pilot, lambda: cmp.data is not None, what="compare data")
+        await wait_for_pilot(pilot, lambda: cmp.data is not None, what="compare data")
         assert cmp.data["diff_keys"] == ["train.lr"]
         assert cmp.common_steps() == [100]
         assert "step 100" in cmp.query_one("#compare-samples").border_title
         await pilot.press("t")
-        await wait_for(pilot, lambda: cmp.data["x"] == "tokens", what="tokens axis")
+        await wait_for_pilot(pilot, lambda: cmp.data["x"] == "tokens", what="tokens axis")
         await pilot.press("l", "left", "right", "escape")
         assert isinstance(app.screen, HomeScreen)
 
@@ -292,9 +283,9 @@ async def test_dashboard_follows_a_live_writer(tmp_path):
 
     app = WorkbenchApp(store.root, exps, location="~", poll_interval=0.2)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), what="home")
+        await wait_for_pilot(pilot, lambda: isinstance(app.screen, HomeScreen), what="home")
         app.open_run("live-1")
-        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.query(LossPlot),
+        await wait_for_pilot(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.query(LossPlot),
                        what="the dashboard")
         dash = app.screen
         await pilot.pause(0.3)
@@ -303,11 +294,11 @@ async def test_dashboard_follows_a_live_writer(tmp_path):
         thread.start()
         try:
             plot = dash.query_one(LossPlot)
-            await wait_for(pilot, lambda: plot.curves and len(plot.curves[0][1]) > 5, what="first points")
+            await wait_for_pilot(pilot, lambda: plot.curves and len(plot.curves[0][1]) > 5, what="first points")
             for _ in range(3):
                 target = written[0]
                 t0 = time.monotonic()
-                await wait_for(pilot, lambda target=target: plot.curves[0][1][-1][0] >= target, timeout=HANG_S, what="new points")
+                await wait_for_pilot(pilot, lambda target=target: plot.curves[0][1][-1][0] >= target, timeout=HANG_S, what="new points")
                 assert time.monotonic() - t0 < HANG_S  # the goal (<1 s) is measured by benchmarks/tui_latency.py
             t0 = time.monotonic()
             await pilot.press("l")  # keys answered at once while the writer goes on
@@ -336,13 +327,13 @@ async def test_dashboard_with_a_million_points(tmp_path):
     run.update_info(id="big", status="finished", started=T0, ended=T0 + 1e4, max_steps=1_000_000)
     app = WorkbenchApp(store.root, tmp_path, location="~", poll_interval=0.2)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), what="home")
+        await wait_for_pilot(pilot, lambda: isinstance(app.screen, HomeScreen), what="home")
         t0 = time.monotonic()
         app.open_run("big")
-        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.query(LossPlot),
+        await wait_for_pilot(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.query(LossPlot),
                        what="the dashboard")
         plot = app.screen.query_one(LossPlot)
-        await wait_for(pilot, lambda: plot.curves and plot.curves[0][1], timeout=20, what="the curve")
+        await wait_for_pilot(pilot, lambda: plot.curves and plot.curves[0][1], timeout=20, what="the curve")
         assert len(plot.curves[0][1]) <= 2 * poller.MAX_POINTS
         assert time.monotonic() - t0 < 4 * HANG_S
         t0 = time.monotonic()
@@ -352,7 +343,7 @@ async def test_dashboard_with_a_million_points(tmp_path):
         t0 = time.monotonic()
         await pilot.press("f")
         assert time.monotonic() - t0 < HANG_S
-        await wait_for(pilot, lambda: plot.curves[0][1][-1][0] > 1e8, timeout=20, what="tokens axis")
+        await wait_for_pilot(pilot, lambda: plot.curves[0][1][-1][0] > 1e8, timeout=20, what="tokens axis")
         await pilot.press("escape")
         assert isinstance(app.screen, HomeScreen)
 
@@ -382,7 +373,7 @@ def test_run_app_is_what_the_cli_calls():
 async def test_empty_experiments_folder_says_workbench_init(tmp_path):
     app = WorkbenchApp(tmp_path / "runs", tmp_path / "experiments", location="~", poll_interval=0.2)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), what="home")
+        await wait_for_pilot(pilot, lambda: isinstance(app.screen, HomeScreen), what="home")
         tree = app.screen.query_one(ExperimentTree)
         lines = [str(node.label) for node in tree.root.children]
         assert any("workbench init" in line for line in lines), lines

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, workbench_env
+from conftest import ROOT, wait_for, wait_for_pilot, workbench_env
 
 from workbench.store import RunStore
 
@@ -63,17 +63,12 @@ def test_start_tiny_from_the_tui_and_watch_it(tmp_path):
     async def go() -> None:
         app = WorkbenchApp(runs, exp, location="~", poll_interval=0.2)
         async with app.run_test(size=(100, 30)) as pilot:
+            def train_log() -> str:
+                return "train.log:\n" + "".join(p.read_text() for p in runs.glob("*/train.log"))[-2000:]
+
             async def wait(cond, timeout, what):
-                deadline = time.monotonic() + timeout
-                while time.monotonic() < deadline:
-                    try:
-                        if cond():
-                            return
-                    except Exception:  # noqa: BLE001 - not composed yet
-                        pass
-                    await pilot.pause(0.1)
-                log = "".join(p.read_text() for p in runs.glob("*/train.log"))
-                raise AssertionError(f"timed out waiting for {what}; train.log:\n{log[-2000:]}")
+                await wait_for_pilot(pilot, cond, timeout, what, interval=0.1, detail=train_log,
+                                     ignore=(Exception,))
 
             await pilot.pause(0.3)
             await pilot.press("S")
@@ -128,14 +123,11 @@ class Tmux:
         return self("capture-pane", "-p", "-t", self.session)
 
     def wait(self, text: str, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        shown = ""
-        while time.monotonic() < deadline:
-            shown = self.screen()
-            if text in shown:
-                return shown
-            time.sleep(0.3)
-        raise AssertionError(f"{text!r} did not appear within {timeout} s; the screen:\n{shown}")
+        def shown() -> str | None:
+            screen = self.screen()
+            return screen if text in screen else None
+
+        return wait_for(shown, timeout, f"{text!r} on the screen", interval=0.3, detail=self.screen)
 
     def close(self) -> None:
         self("kill-server", check=False)

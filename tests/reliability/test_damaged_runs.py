@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 import pytest
 
-from tests.conftest import cli, write_fake_run
+from tests.conftest import cli, wait_for_pilot, write_fake_run
 from workbench.store import RunStore
 from workbench.tui import poller
 
@@ -107,16 +106,14 @@ def test_tui_lists_damaged_runs_and_says_why(store, tmp_path):
         app = WorkbenchApp(store.root, tmp_path / "experiments", location="~", poll_interval=0.1)
         async with app.run_test(size=(100, 30)) as pilot:
             table = app.screen.query_one(RunsTable)
-            deadline = time.monotonic() + 10
-            while table.row_count < 3 and time.monotonic() < deadline:
-                await pilot.pause(0.05)
+            await wait_for_pilot(pilot, lambda: table.row_count == 3, 10, "three runs in the table")
             statuses = {r.id: r.status for r in table.shown}
             assert statuses[bad.id] == "damaged" and len(statuses) == 3
             table.focus()
             table.move_cursor(row=[r.id for r in table.shown].index(bad.id))
             await pilot.press("enter")
-            await pilot.pause(0.1)
+            await wait_for_pilot(pilot, lambda: any("no valid status" in n.message for n in app._notifications),
+                                 5, "the reason as a notification")
             assert isinstance(app.screen, HomeScreen)
-            assert any("no valid status" in n.message for n in app._notifications)
 
     asyncio.run(go())

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import time
 
 import pytest
 
-from tests.conftest import cli, set_json, write_fake_run
+from tests.conftest import cli, set_json, wait_for_pilot, write_fake_run
 from workbench.errors import WorkbenchError
 from workbench.store import RunStore, check_run_id
 
@@ -103,18 +102,14 @@ def test_tui_delete_and_copy_use_folder_names(crafted, tmp_path):
         app = WorkbenchApp(store.root, tmp_path / "experiments", location="~", poll_interval=0.1)
         async with app.run_test(size=(100, 30)) as pilot:
             table = app.screen.query_one(RunsTable)
-            deadline = time.monotonic() + 10
-            while table.row_count < 2 and time.monotonic() < deadline:
-                await pilot.pause(0.05)
+            await wait_for_pilot(pilot, lambda: table.row_count == 2, 10, "both runs in the table")
             assert sorted(r.id for r in table.shown) == sorted([run.id, f"{run.id}-copy"])
             table.focus()
             table.move_cursor(row=[r.id for r in table.shown].index(run.id))
             await pilot.press("d")
             assert isinstance(app.screen, ConfirmScreen)
             await pilot.press("y")
-            deadline = time.monotonic() + 10
-            while run.path.exists() and time.monotonic() < deadline:
-                await pilot.pause(0.05)
+            await wait_for_pilot(pilot, lambda: not run.path.exists(), 10, "the delete")
 
     asyncio.run(go())
     assert not run.path.exists() and (store.root / f"{run.id}-copy").is_dir()
