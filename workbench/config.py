@@ -68,13 +68,16 @@ class ModelConfig:
     ffn: bool = key(True, "Feed-forward layer after attention in each block.")
     ffn_mult: int = key(4, "Feed-forward hidden width as a multiple of n_embd.")
     ffn_proj: bool = key(True, "Feed-forward output projection back to n_embd (off: one Linear + activation).")
-    activation: str = key("gelu", "Feed-forward activation.", ("gelu", "relu"))
+    activation: str = key("gelu", "Feed-forward activation: 'gelu', 'gelu_tanh' (GPT-2's tanh approximation) or 'relu'.",
+                          ("gelu", "gelu_tanh", "relu"))
     residual: bool = key(True, "Residual connections around attention and feed-forward.")
     attn_proj: bool = key(True, "Output projection after the concatenated heads.")
     layernorm: bool = key(True, "Pre-norm LayerNorm in each block and before the lm head.")
     tie_weights: bool = key(True, "Share the lm_head weight with the token embedding.")
     attention: str = key("sdpa", "'sdpa' (flash attention where available) or 'manual' masked softmax.", ("sdpa", "manual"))
     vocab_multiple: int = key(64, "Pad the vocabulary to a multiple of this (1 = no padding).")
+    init_from: str = key("", "A local Hugging Face GPT-2 folder (config.json + model.safetensors or pytorch_model.bin) "
+                             "to start from; its config.json sets the model's sizes, bias and activation.")
     init: str = key("gpt2", "'gpt2': normal(0, 0.02), residual projections scaled by 1/sqrt(2 n_layer); "
                             "'torch': PyTorch's default layer init (as in the ladder's lectures).", ("gpt2", "torch"))
 
@@ -324,7 +327,21 @@ def _absolute_paths(raw: dict[str, dict[str, Any]], base: Path) -> dict[str, dic
         value = raw.get("data", {}).get(name)
         if value and value != "tinyshakespeare":
             raw["data"][name] = str((base / Path(value).expanduser()).resolve())
+    if raw.get("model", {}).get("init_from"):
+        raw["model"]["init_from"] = str((base / Path(raw["model"]["init_from"]).expanduser()).resolve())
     return raw
+
+
+def _init_from(merged: dict[str, dict[str, Any]], where: str) -> dict[str, dict[str, Any]]:
+    """With model.init_from, the model's keys (sizes, bias, activation) come from the folder's
+    config.json. A missing folder is reported before a run starts (check_data_files), so the
+    experiment still loads, diffs and prints without it."""
+    folder = merged.get("model", {}).get("init_from")
+    if folder and (Path(folder) / "config.json").is_file():
+        from workbench.formats.hf_gpt2 import model_keys
+
+        merged["model"].update(model_keys(folder, merged["model"].get("block_size"), where))
+    return merged
 
 
 def check_data_files(cfg: Config, where: str) -> None:
@@ -341,6 +358,13 @@ def check_data_files(cfg: Config, where: str) -> None:
         if problem:
             raise WorkbenchError(f"{where}: 'data.{name}' names {value}, which {problem}"
                                  + ("; see the comment at the top of the experiment file" if "bin" in name else ""))
+    if cfg.model.init_from:
+        from workbench.formats.hf_gpt2 import read_config
+
+        try:
+            read_config(cfg.model.init_from)
+        except WorkbenchError as e:
+            raise WorkbenchError(f"{where}: {e}") from None
 
 
 def check_runnable(cfg: Config, where: str) -> None:
@@ -367,7 +391,7 @@ def load_config(path: str | Path, overrides: list[str] | tuple = ()) -> Config:
         section, name, value = parse_override(text)
         raw = _absolute_paths(check_raw(f"--set {text}", {section: {name: value}}), Path.cwd())
         merged = merge(merged, raw)
-    return from_dict(merged, where=str(path))
+    return from_dict(_init_from(merged, str(path)), where=str(path))
 
 
 def from_dict(d: dict[str, dict[str, Any]], where: str = "config") -> Config:
@@ -431,6 +455,8 @@ def validate(cfg: Config, where: str) -> None:
         fail(f"'system.device' is {dev!r}; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
     if bool(d.train_bin) != bool(d.val_bin):
         fail("set both 'data.train_bin' and 'data.val_bin' (pre-tokenized files come in pairs)")
+    if m.init_from and d.tokenizer != "gpt2":
+        fail("'model.init_from' starts from GPT-2's weights: set 'data.tokenizer' to 'gpt2'")
     if d.train_bin and d.tokenizer != "gpt2":
         fail("pre-tokenized .bin files hold GPT-2 tokens: set 'data.tokenizer' to 'gpt2'")
 

@@ -67,7 +67,7 @@ class FeedForward(nn.Module):
         super().__init__()
         hidden = m.ffn_mult * m.n_embd
         self.fc = nn.Linear(m.n_embd, hidden, bias=m.bias)
-        self.act = nn.GELU() if m.activation == "gelu" else nn.ReLU()
+        self.act = {"gelu": nn.GELU(), "gelu_tanh": nn.GELU(approximate="tanh"), "relu": nn.ReLU()}[m.activation]
         self.proj = nn.Linear(hidden, m.n_embd, bias=m.bias) if m.ffn_proj else None
         self.dropout = nn.Dropout(m.dropout)
 

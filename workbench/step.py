@@ -56,6 +56,10 @@ def build(cfg: Config, setup=None, load_ckpt=None) -> Parts:
     ds = load_dataset(cfg.data)
     ckpt = load_ckpt(ds.tokenizer, device) if load_ckpt else None
     model = build_model(m, ds.tokenizer.vocab_size).to(device)
+    if m.init_from and ckpt is None:  # a resumed run's weights come from its checkpoint
+        from workbench.formats.hf_gpt2 import load_weights
+
+        load_weights(model, m.init_from)
     counts = model.param_counts()
     optimizer = configure_optimizer(model, t.weight_decay, t.lr, (t.beta1, t.beta2), setup.fused_optimizer)
     scaler = setup.scaler()

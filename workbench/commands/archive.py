@@ -12,13 +12,21 @@ from workbench.store import RunStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="pack a run folder into a .tar.gz",
+    p = sub.add_parser("export", help="pack a run into a .tar.gz, or write it for Hugging Face or TensorBoard",
                        description="Pack runs/<RUN>/ (config, run.json, metrics, checkpoints, log) "
                                    "into a gzipped tar archive that `workbench import` unpacks. "
-                                   "Unfinished temp files (a checkpoint being written) are left out.")
-    p.add_argument("run", metavar="RUN", help="run id or unique prefix")
+                                   "Unfinished temp files (a checkpoint being written) are left out. "
+                                   "--hf writes the model as a Hugging Face GPT-2 folder; --tensorboard "
+                                   "writes the runs' scalars and samples as TensorBoard event files.")
+    p.add_argument("run", metavar="RUN", nargs="+", help="run id or unique prefix (several with --tensorboard)")
     p.add_argument("-o", "--output", help="archive path (default: <run-id>.tar.gz)")
     p.add_argument("--no-checkpoints", action="store_true", help="leave checkpoints/ out (much smaller)")
+    p.add_argument("--hf", metavar="DIR", help="write config.json + model.safetensors that transformers' "
+                                               "GPT2LMHeadModel.from_pretrained(DIR) loads (extra: hf)")
+    p.add_argument("--checkpoint", choices=("last", "best"), default="last",
+                   help="with --hf: which checkpoint (default: last)")
+    p.add_argument("--tensorboard", metavar="DIR", help="write each run's scalars and samples under "
+                                                        "DIR/<run-id>/ as event files (extra: tensorboard)")
     add_runs_dir(p)
     p.set_defaults(func=export)
 
@@ -47,12 +55,40 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def export(args: argparse.Namespace) -> int:
-    r = RunStore(args.runs_dir).resolve(args.run)
+    store = RunStore(args.runs_dir)
+    if args.hf or args.tensorboard:
+        return export_format(args, store)
+    if len(args.run) > 1:
+        raise WorkbenchError("an archive holds one run: give one RUN (several go with --tensorboard)")
+    r = store.resolve(args.run[0])
     if r.info().status == "running":
         print(f"note: {r.id} is still running; the archive holds what is written so far")
     out = Path(args.output or f"{r.id}.tar.gz")
     pack(r, out, checkpoints=not args.no_checkpoints)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def export_format(args: argparse.Namespace, store: RunStore) -> int:
+    """--hf and --tensorboard: the writers live in workbench/formats/."""
+    if (args.hf and args.tensorboard) or args.output or args.no_checkpoints:
+        raise WorkbenchError("give one of -o (an archive), --hf DIR or --tensorboard DIR")
+    runs = [store.resolve(ref) for ref in args.run]
+    if args.hf:
+        if len(runs) != 1:
+            raise WorkbenchError("--hf writes one run's model: give one RUN")
+        from workbench.formats.hf_gpt2 import export_run
+
+        out = export_run(runs[0], Path(args.hf), args.checkpoint)
+        print(f"wrote {out}/config.json and {out}/model.safetensors ({runs[0].id}, {args.checkpoint} "
+              f"checkpoint); load with transformers' GPT2LMHeadModel.from_pretrained({str(out)!r})")
+        return 0
+    from workbench.formats.tensorboard import export_run
+
+    for r in runs:
+        folder, n_scalars, n_samples = export_run(r, Path(args.tensorboard))
+        print(f"wrote {folder}/ ({n_scalars:,} scalars, {n_samples} samples)")
+    print(f"view with: tensorboard --logdir {args.tensorboard}")
     return 0
 
 

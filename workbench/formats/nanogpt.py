@@ -111,7 +111,7 @@ def to_config(ck: dict, name: str, where: str, overrides: list[str] | tuple = ()
     return from_dict(d, where=where)
 
 
-def _pad_rows(t, rows: int):
+def pad_rows(t, rows: int):
     """A vocabulary tensor padded with zero rows (or cut: rows past the tokenizer's vocabulary
     are never used) to `rows`."""
     import torch
@@ -132,7 +132,7 @@ def convert_model(sd: dict, model) -> dict:
     rows = model.wte.weight.size(0)
     for k in VOCAB_ROWS:
         if k in w:
-            w[k] = _pad_rows(w[k], rows)
+            w[k] = pad_rows(w[k], rows)
     mine = model.state_dict()
     missing, extra = sorted(set(mine) - set(w)), sorted(set(w) - set(mine))
     if missing or extra:
@@ -166,7 +166,7 @@ def convert_optimizer(opt_sd: dict, sd: dict, model, optimizer) -> dict:
         s = dict(opt_sd["state"][nano_id])
         for k in ("exp_avg", "exp_avg_sq"):
             if k in s and name in VOCAB_ROWS:
-                s[k] = _pad_rows(s[k], params[name].size(0))
+                s[k] = pad_rows(s[k], params[name].size(0))
             if k in s and s[k].shape != params[name].shape:
                 raise WorkbenchError(f"the optimizer state of {name} does not fit the model")
         state[index[name]] = s
