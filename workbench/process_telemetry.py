@@ -37,6 +37,11 @@ class ProcessTreeSampler(TelemetrySampler):
             return []
         procs = {}
         for p in found:
+            try:
+                if p.status() == psutil.STATUS_ZOMBIE:  # exited, not yet collected: nothing to read
+                    continue
+            except psutil.Error:
+                continue
             known = self._procs.get(p.pid)
             if known is None:
                 try:

@@ -155,7 +155,10 @@ def current() -> Recorder:
 
 
 def log(values: dict[str, Any], step: int | None = None, tokens: int | None = None) -> None:
-    current().log(values, step=step, tokens=tokens)
+    rec = _current  # not current(): this is the hot path
+    if rec is None:
+        raise RuntimeError("no run: call workbench.init() first")
+    rec.log(values, step, tokens)
 
 
 def log_text(key: str, text: str, step: int | None = None) -> None:
