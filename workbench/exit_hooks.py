@@ -53,6 +53,8 @@ class _Exit:
             ok = self.code in (0, None)
             status = "finished" if ok else "failed"
             reason = "" if ok else f"exited with {self.code!r}"
+        if status != "finished" and self.recorder.status is None:
+            self.recorder.event("error" if status == "failed" else "stop", reason)
         self.recorder.finish(status, reason)
 
 

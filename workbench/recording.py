@@ -15,8 +15,9 @@ dashboard's loss chart and the run summary work. Nothing here imports torch or
 Textual.
 
 A `Recorder` is a run handle: `workbench.init` makes one for a script (with exit
-hooks: see exit_hooks.py), and a caller that already created the run folder (the
-capture of `workbench run -- CMD`, the built-in trainer) makes one directly.
+hooks: see exit_hooks.py), and a caller that already created the run folder makes one
+directly: the built-in trainer (it is the trainer's sink, see sink.py) and the runner
+of `workbench run -- CMD`. So every run is recorded through this one class.
 """
 
 from __future__ import annotations
@@ -71,8 +72,10 @@ class Recorder:
 
     def log_text(self, key: str, text: str, step: int | None = None) -> None:
         """A text sample (what the dashboard's sample pane shows); `key` is kept as its prompt."""
-        step = self.step if step is None else step
-        self.writer.sample(step, self.tokens, str(key), str(text))
+        self.sample(str(key), str(text), self.step if step is None else step)
+
+    def sample(self, prompt: str, text: str, step: int, tokens: int | None = None) -> None:
+        self.writer.sample(step, self.tokens if tokens is None else tokens, prompt, text)
 
     def event(self, kind: str, message: str, step: int | None = None) -> None:
         self.writer.event(kind, message, step=self.step if step is None else step)
@@ -88,18 +91,33 @@ class Recorder:
         sampler = ProcessTreeSampler(self.writer.telemetry, interval, root_pid or os.getpid())
         self._samplers.append(sampler.start())
 
+    def truncate_after(self, step: int) -> None:
+        """On resume: forget what was recorded after the checkpoint's step."""
+        self.writer.truncate_after(step)
+        self.step = self._next_step = step
+
+    def flush(self) -> None:
+        """Commit what is queued now (the trainer does before each checkpoint)."""
+        self.writer.flush()
+
     # --- the end
+    def close(self) -> None:
+        """Stop sampling and commit what is queued; raises when it cannot be written (disk full)."""
+        for sampler in self._samplers:
+            sampler.stop()
+        self.writer.close()
+
     def finish(self, status: str = "finished", reason: str = "") -> str:
-        """Commit what is queued and write the end into run.json. Idempotent: the first call wins."""
+        """Close, then write the end into run.json. Idempotent: the first call wins. A run whose
+        metrics could not be written ends failed, saying why."""
         if self.status is not None:
             return self.status
         assert status in ENDED, status
+        try:
+            self.close()
+        except Exception as e:  # noqa: BLE001 - e.g. sqlite3.OperationalError: database or disk is full
+            status, reason = "failed", f"{type(e).__name__}: {e} while writing {self.run.db_path.name}"
         self.status = status
-        for sampler in self._samplers:
-            sampler.stop()
-        if status != "finished" and reason:
-            self.writer.event(status if status != "failed" else "error", reason, step=self.step)
-        self.writer.close()
         self.run.mark_ended(status, reason)
         return status
 

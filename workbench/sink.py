@@ -1,13 +1,12 @@
 """Where the training loop's numbers go: one small interface, two implementations.
 
-`StoreSink` writes the run's metrics.sqlite (the process that records the run);
-`NullSink` drops everything (every other process, e.g. DDP ranks != 0). The loop
-calls only these methods, so it never knows which one it has.
+The recording API's run handle, `workbench.recording.Recorder`, records the run (the
+process that records it; the same class records scripts and commands); `NullSink`
+drops everything (every other process, e.g. DDP ranks != 0). The loop calls only
+these methods, so it never knows which one it has.
 """
 
 from __future__ import annotations
-
-from workbench.metrics import MetricsWriter
 
 
 class NullSink:
@@ -34,30 +33,5 @@ class NullSink:
     def close(self) -> None:
         """Flush and release; raises when what was queued could not be written."""
 
-
-class StoreSink(NullSink):
-    """Records into a run's metrics database through its background writer."""
-
-    def __init__(self, writer: MetricsWriter):
-        self.writer = writer
-
-    def log(self, values: dict[str, float], step: int, tokens: int = 0) -> None:
-        self.writer.scalars(step, tokens, values)
-
-    def event(self, kind: str, message: str, step: int | None = None) -> None:
-        self.writer.event(kind, message, step=step)
-
-    def sample(self, prompt: str, text: str, step: int, tokens: int = 0) -> None:
-        self.writer.sample(step, tokens, prompt, text)
-
-    def telemetry(self, values: dict[str, float]) -> None:
-        self.writer.telemetry(values)
-
-    def truncate_after(self, step: int) -> None:
-        self.writer.truncate_after(step)
-
-    def flush(self) -> None:
-        self.writer.flush()
-
-    def close(self) -> None:
-        self.writer.close()
+    def finish(self, status: str, reason: str = "") -> None:
+        """Write the run's end into run.json (after close)."""

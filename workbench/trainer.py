@@ -6,8 +6,9 @@
 
 The hot loop never synchronizes the GPU except at log points: the losses and grad
 norms of a logging window stay device tensors and are read with one `.tolist()`.
-Everything recorded goes through a sink (sink.py): the store on the recording
-process, nothing elsewhere.
+Everything recorded goes through a sink (sink.py): the recording API's run handle
+(recording.Recorder, the same one scripts and commands are recorded with) on the
+recording process, nothing elsewhere.
 
 How a run ends (status, exit code) is in outcome.py.
 """
@@ -31,8 +32,9 @@ from workbench.errors import WorkbenchError
 from workbench.mfu import mfu
 from workbench.outcome import Diverged, Result, StopFlag
 from workbench.progress import NullConsole
+from workbench.recording import Recorder
 from workbench.schedule import lr_at
-from workbench.sink import NullSink, StoreSink
+from workbench.sink import NullSink
 from workbench.smoothing import SmoothedRate, eta_seconds
 from workbench.step import Parts, build, set_lr, train_step
 from workbench.telemetry import TelemetrySampler
@@ -67,7 +69,7 @@ def train(cfg: Config, run, resume: bool = False, console=None, stop: StopFlag |
     and in run.json. Exceptions print their traceback to stderr (the run's log)."""
     t0 = time.time()
     with (stop or StopFlag()) as flag:
-        s = Session(cfg, run, sink or StoreSink(run.writer()), console or NullConsole(), flag)
+        s = Session(cfg, run, sink or Recorder(run), console or NullConsole(), flag)
         try:
             start(s, resume)
             result = finish(s, loop(s))
@@ -81,7 +83,7 @@ def train(cfg: Config, run, resume: bool = False, console=None, stop: StopFlag |
         result.step, result.tokens, result.best_val = s.state.step, s.state.tokens, s.state.best_val
         result.tok_per_s = s.state.speed.mean
     result.wall_s = time.time() - t0
-    run.mark_ended(result.status, result.reason)
+    s.sink.finish(result.status, result.reason)
     return result
 
 
