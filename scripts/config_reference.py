@@ -1,14 +1,17 @@
-"""Regenerate README.md's config reference from workbench/config.py (the single source)."""
+"""Regenerate README.md's config references from workbench/config.py and
+workbench/command_file.py (the single sources)."""
 
 from pathlib import Path
 
+from workbench import command_file
 from workbench.config import reference_markdown
-
-BEGIN, END = "<!-- config-reference:begin -->", "<!-- config-reference:end -->"
 
 readme = Path(__file__).resolve().parent.parent / "README.md"
 text = readme.read_text()
-head, rest = text.split(BEGIN, 1)
-_, tail = rest.split(END, 1)
-readme.write_text(f"{head}{BEGIN}\n{reference_markdown()}\n{END}{tail}")
+for name, body in (("config-reference", reference_markdown()), ("command-reference", command_file.reference_markdown())):
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    text = f"{head}{begin}\n{body}\n{end}{tail}"
+readme.write_text(text)
 print(f"updated {readme}")

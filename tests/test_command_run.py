@@ -71,6 +71,14 @@ def test_foreground_command_is_recorded(tmp_path):
     r.close()
 
 
+def test_readme_command_reference_is_current():
+    from tests.conftest import ROOT
+    from workbench.command_file import reference_markdown
+
+    assert reference_markdown() in (ROOT / "README.md").read_text(), \
+        "README's [command] reference is stale: run scripts/config_reference.py"
+
+
 def test_bad_input_leaves_no_run(tmp_path):
     runs = tmp_path / "runs"
     p = subprocess.run(workbench_cmd("run", "--runs-dir", str(runs), "--capture", "loss (\\d+)", "--", "true"),
