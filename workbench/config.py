@@ -11,13 +11,13 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
+from workbench.paths import not_a_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -237,24 +237,6 @@ def check_raw(where: str, raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 # ---------------------------------------------------------------- files and extends
-
-
-def not_a_file(path: Path) -> str | None:
-    """Why `path` is not a regular file we can read ('is a folder, not a file', 'does not exist'),
-    or None if it is one."""
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        return "is a broken link" if path.is_symlink() else "does not exist"
-    except OSError as e:
-        return f"cannot be read ({e.strerror})"
-    if stat.S_ISREG(mode):
-        return None
-    if stat.S_ISDIR(mode):
-        return "is a folder, not a file"
-    kinds = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-             (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"))
-    return next((f"is {name}, not a file" for test, name in kinds if test(mode)), "is not a regular file")
 
 
 def read_toml(path: Path) -> dict[str, Any]:

@@ -27,7 +27,15 @@ from typing import BinaryIO
 
 from workbench.config import read_toml
 from workbench.errors import WorkbenchError
-from workbench.store import Run, RunInfo, RunStore, check_run_id, run_id_problem, write_json_atomic
+from workbench.store import (
+    Run,
+    RunInfo,
+    RunStore,
+    check_run_id,
+    process_start_time,
+    run_id_problem,
+    write_json_atomic,
+)
 
 # Unpacked size allowed by default: the larger of these two. Checkpoints hardly compress, so a
 # real run unpacks to about its archive's size; 50x more is a bomb. --max-size replaces the rule.
@@ -210,6 +218,14 @@ def check_complete(folder: Path, run_id: str) -> dict:
     return json.loads(text)
 
 
+def remove_abandoned(store: RunStore) -> None:
+    """Temporary folders of imports whose process is gone (killed mid-import)."""
+    for p in store.root.glob(".import-*-*"):
+        pid = p.name.split("-")[1]
+        if pid.isdigit() and process_start_time(int(pid)) is None:
+            shutil.rmtree(p, ignore_errors=True)
+
+
 def unpack(path: Path, store: RunStore, limit: int | None = None, as_id: str | None = None) -> tuple[Run, Unpacked]:
     """Import the archive at `path` into `store`: all of it, checked, or nothing."""
     if as_id is not None:
@@ -219,7 +235,9 @@ def unpack(path: Path, store: RunStore, limit: int | None = None, as_id: str | N
     except OSError as e:
         raise WorkbenchError(f"cannot read the archive ({e.strerror})") from None
     store.ensure()
-    tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=store.root))  # hidden: no reader lists it
+    remove_abandoned(store)
+    # hidden, so no reader lists it; named by our pid, so a later import can tell it was abandoned
+    tmp = Path(tempfile.mkdtemp(prefix=f".import-{os.getpid()}-", dir=store.root))
     try:
         got = extract(path, tmp, limit)
         run_id = as_id or got.top

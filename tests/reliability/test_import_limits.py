@@ -180,3 +180,18 @@ def test_not_an_archive(tmp_path, capsys):
     assert "unreadable" in refused(capsys, tmp_path, tmp_path / "notes.txt")
     assert "is a folder" in refused(capsys, tmp_path, tmp_path)
     assert "cannot read" in refused(capsys, tmp_path, tmp_path / "missing.tar.gz")
+
+
+def test_abandoned_import_folders_are_cleaned_up(exported, tmp_path, capsys):
+    """A `kill -9` mid-import leaves a hidden .import-<pid>-* folder; no reader lists it, and the
+    next import removes it once its process is gone."""
+    import subprocess
+    import sys
+
+    dest = tmp_path / "dest"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    (dest / f".import-{dead}-abc/half").mkdir(parents=True)
+    assert RunStore(dest).list_runs() == []
+    code, _, _ = cli(capsys, "import", str(exported[1]), "--runs-dir", str(dest))
+    assert code == 0 and [p.name for p in dest.iterdir()] == [exported[0].id]

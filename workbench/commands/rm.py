@@ -26,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
         if r.info().status == "running" and not args.force:
             raise WorkbenchError(f"{r.id} is running; stop it first (`workbench stop {r.id}`) or use --force")
     for r in targets:
+        if r.path.is_symlink():  # rmtree would refuse it; say so in one line
+            raise WorkbenchError(f"{r.path} is a link, not a run folder; remove the link itself if you mean to")
         shutil.rmtree(r.path)
         print(f"removed {r.id}")
     return 0
