@@ -192,8 +192,9 @@ class RunInfo:
             return cls.damaged(run_id, f"run.json has no valid status ({str(d.get('status'))[:40]!r})")
         for f in fields(cls):
             if f.name in d and f.name != "id" and not _fits(d[f.name], f.type):
-                return cls.damaged(run_id, f"run.json: {f.name} should be {f.type}, "
-                                           f"not {type(d[f.name]).__name__}")
+                wanted = " or ".join(_WORDS[t] for t in str(f.type).split(" | "))
+                return cls.damaged(run_id, f"run.json: {f.name} should be {wanted}, "
+                                           f"not {json.dumps(d[f.name])[:40]}")
         bad = [k for k, v in (d.get("summary") or {}).items() if not _fits(v, "float | None")]
         if bad:
             return cls.damaged(run_id, f"run.json: summary.{bad[0]} should be a number")
@@ -217,6 +218,8 @@ class RunInfo:
         return self.pid_start_time is None or abs(started - self.pid_start_time) < 1.0
 
 
+_WORDS = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
+          "list": "a list", "dict": "an object", "None": "null"}
 _TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "list": (list,),
           "dict": (dict,), "None": (type(None),)}
 
