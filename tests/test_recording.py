@@ -95,6 +95,14 @@ def test_two_script_runs_diff(tmp_path):
     assert p.returncode == 0, p.stderr
     assert "lr" in p.stdout and "0.0003" in p.stdout and "0.001" in p.stdout
     assert "model.n_layer" not in p.stdout
+    p = subprocess.run(workbench_cmd("compare", a, b, "--no-plot", "--runs-dir", str(tmp_path / "runs")),
+                       capture_output=True, text=True, env=workbench_env(), timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert "config keys that differ" in p.stdout and "lr" in p.stdout
+    archive = tmp_path / "a.tar.gz"
+    p = subprocess.run(workbench_cmd("export", a, "-o", str(archive), "--runs-dir", str(tmp_path / "runs")),
+                       capture_output=True, text=True, env=workbench_env(), timeout=30)
+    assert p.returncode == 0 and archive.stat().st_size > 0, p.stderr
 
 
 def test_uncaught_exception_fails_the_run(tmp_path):
