@@ -124,7 +124,8 @@ def test_import_gives_nanogpts_logits(imported):
     assert torch.equal(ours[0]["exp_avg"][:65], nano_state[0]["exp_avg"])  # wte, padded with zeros
     assert not ours[0]["exp_avg"][65:].any()
     info = json.loads(run.info_path.read_text())
-    assert info["status"] == "stopped" and info["summary"]["step"] == 30
+    assert info["status"] == "stopped" and info["reason"] == "imported from nanoGPT at iter 30"
+    assert [e.kind for e in run.reader().events()] == ["import"]
 
 
 def test_imported_run_samples_and_resumes(imported, capsys):
@@ -152,6 +153,10 @@ def test_import_without_optimizer_and_unknown_chars(tmp_path, capsys):
     runs = str(tmp_path / "runs")
     assert main(["import", str(tmp_path / "mine.pt"), "--runs-dir", runs]) == 2
     assert "--set data.dataset=" in capsys.readouterr().err
+    ck["model_args"]["vocab_size"], ck["config"]["dataset"] = 50304, "openwebtext"
+    torch.save(ck, tmp_path / "owt.pt")
+    assert main(["import", str(tmp_path / "owt.pt"), "--runs-dir", runs]) == 2
+    assert "--set data.train_bin=" in capsys.readouterr().err
     assert main(["import", str(tmp_path / "ckpt.pt"), "--from", "nanogpt", "--runs-dir", runs,
                  "--name", "mine", "--set", "system.device=cpu",
                  "--set", f"data.cache_dir={tmp_path / 'cache'}"]) == 0

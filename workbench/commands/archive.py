@@ -111,9 +111,9 @@ def import_(args: argparse.Namespace) -> int:
     if args.source == "nanogpt" or (args.source is None and _is_torch_file(path)):
         from workbench.formats.nanogpt import import_checkpoint
 
-        run = import_checkpoint(path, store, args.name, args.overrides, not args.no_optimizer)
-        print(f"imported {path} as {run.id} in {store.root}/ (stopped at step "
-              f"{run.raw_info().summary['step']}); `workbench resume {run.id}` continues it")
+        run, step = import_checkpoint(path, store, args.name, args.overrides, not args.no_optimizer)
+        print(f"imported {path} as {run.id} in {store.root}/ (stopped at step {step}); "
+              f"`workbench resume {run.id}` continues it")
         return 0
     if args.overrides or args.name or args.no_optimizer:
         raise WorkbenchError("--set, --name and --no-optimizer are for nanoGPT checkpoints, not run archives")

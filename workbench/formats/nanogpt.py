@@ -104,10 +104,15 @@ def to_config(ck: dict, name: str, where: str, overrides: list[str] | tuple = ()
     for text in overrides:
         section, key, value = parse_override(text)
         d = merge(d, check_raw(f"--set {text}", {section: {key: value}}))
-    if dataset not in DATASETS and d["data"]["tokenizer"] == "char" and not d["data"].get("dataset"):
+    named = d["data"].get("dataset") or d["data"].get("train_bin")
+    if dataset not in DATASETS and not named and d["data"]["tokenizer"] == "char":
         raise WorkbenchError(f"{where}: trained on nanoGPT's {dataset or 'unknown'!r} characters, whose "
                              "vocabulary is not in the checkpoint: name the text it was prepared from with "
                              "--set data.dataset=PATH/input.txt")
+    if dataset not in DATASETS and not named:  # never evaluate on other data without saying so
+        raise WorkbenchError(f"{where}: trained on nanoGPT's {dataset or 'unknown'!r} data: name it with "
+                             "--set data.train_bin=PATH/train.bin --set data.val_bin=PATH/val.bin (nanoGPT's "
+                             "data/<dataset>/ folder), or --set data.dataset=tinyshakespeare to use the built-in text")
     return from_dict(d, where=where)
 
 
@@ -175,7 +180,7 @@ def convert_optimizer(opt_sd: dict, sd: dict, model, optimizer) -> dict:
 
 def import_checkpoint(path: str | Path, store, name: str | None = None, overrides: list[str] | tuple = (),
                       optimizer_state: bool = True):
-    """Make a run in `store` from a nanoGPT checkpoint; returns the Run."""
+    """Make a run in `store` from a nanoGPT checkpoint; returns the Run and its step."""
     import torch
 
     from workbench.step import build
@@ -209,12 +214,11 @@ def import_checkpoint(path: str | Path, store, name: str | None = None, override
             writer.event("import", f"imported from nanoGPT {where} at iter {step}"
                                    + (f", its best val loss {best:.4f}" if best is not None else "")
                                    + ("" if has_opt else ", without optimizer state"), step=step)
-        info = run.mark_ended("stopped", f"imported from nanoGPT at iter {step}")
-        run.update_info(summary={**info.summary, "step": step})  # no metrics yet: say where it is
+        run.mark_ended("stopped", f"imported from nanoGPT at iter {step}")
     except BaseException:
         shutil.rmtree(run.path, ignore_errors=True)
         raise
-    return run
+    return run, step
 
 
 def save_checkpoint(run, cfg: Config, parts, step: int, tokens: int, best_val: float | None) -> None:
