@@ -155,7 +155,7 @@ def test_sigterm_stops_the_run(tmp_path):
 
 
 def test_import_workbench_for_logging_stays_light():
-    code = ("import sys, workbench; workbench.log; "
+    code = ("import sys, workbench; workbench.log; import workbench.compat.wandb, workbench.command_run; "
             "heavy = [m for m in sys.modules if m.split('.')[0] in ('torch', 'textual', 'numpy', 'rich')]; "
             "print(heavy)")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=workbench_env(),
@@ -181,3 +181,15 @@ def test_log_without_step_counts_on(tmp_path):
     assert [(s.step, s.value) for s in rows] == [(0, 1.0), (1, 0.5), (10, 0.25)]
     assert r.last("acc").step == 11
     r.close()
+
+
+def test_torchrun_ranks_other_than_0_record_nothing(tmp_path):
+    code = (SCRIPT.replace('mode = sys.argv[2]', 'mode = sys.argv[2]; assert workbench.finish() == ""')
+            + "\nimport workbench.compat.wandb as wandb\nwandb.init(config={'a': 1}, dir=sys.argv[1])\n"
+              "wandb.config.b = 2\nwandb.log({'loss': 1.0})\nwandb.summary['x'] = 1\nwandb.finish()\n")
+    script = tmp_path / "rank1.py"
+    script.write_text(textwrap.dedent(code))
+    p = subprocess.run([sys.executable, str(script), str(tmp_path / "runs"), "end"], capture_output=True,
+                       text=True, env=workbench_env(RANK="1", WORLD_SIZE="2"), timeout=60, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert not (tmp_path / "runs").exists()

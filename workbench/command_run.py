@@ -151,7 +151,7 @@ class Runner:
 
     def _end(self, rec: Recorder, rc: int) -> int:
         code = rc if rc >= 0 else 128 - rc
-        how = f"exited with code {rc}" if rc >= 0 else f"killed by {signal.Signals(-rc).name}"
+        how = f"exited with code {rc}" if rc >= 0 else f"was killed by {signal.Signals(-rc).name}"
         if self.stop_signal is not None:
             status, reason = "stopped", f"stopped by {signal.Signals(self.stop_signal).name}; the command {how}"
         elif rc == 0:

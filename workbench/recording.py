@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.keys import store_key
+from workbench.sink import NullSink
 from workbench.store import ENDED, Run, RunStore
 
 
@@ -122,9 +123,23 @@ class Recorder:
         return status
 
 
+class Unrecorded(NullSink):
+    """What init returns on a torchrun rank other than 0: every call does nothing, since
+    rank 0 records the run (as the built-in trainer does under torchrun)."""
+
+    id = path = status = None
+    step = tokens = 0
+
+    def log_text(self, key: str, text: str, step: int | None = None) -> None:
+        pass
+
+    def finish(self, status: str = "finished", reason: str = "") -> str:
+        return ""
+
+
 # ---------------------------------------------------------------- the module-level API
 
-_current: Recorder | None = None
+_current: Recorder | Unrecorded | None = None
 
 
 def default_name() -> str:
@@ -134,8 +149,10 @@ def default_name() -> str:
 
 
 def init(config: dict[str, Any] | None = None, name: str | None = None, runs_dir: str | Path | None = None,
-         tags: list[str] | None = None, telemetry_interval: float = 1.0, exit_hooks: bool = True) -> Recorder:
-    """Create a run folder for this script and make it the current run.
+         tags: list[str] | None = None, telemetry_interval: float = 1.0,
+         exit_hooks: bool = True) -> Recorder | Unrecorded:
+    """Create a run folder for this script and make it the current run (under torchrun,
+    on rank 0 only: the other ranks get an `Unrecorded` whose calls do nothing).
 
     runs_dir defaults to $WORKBENCH_RUNS_DIR or ./runs. With `exit_hooks` (the default) the
     run ends by itself when the script does: finished on a normal exit, failed on an
@@ -143,6 +160,9 @@ def init(config: dict[str, Any] | None = None, name: str | None = None, runs_dir
     global _current
     if _current is not None and _current.status is None:
         _current.finish()
+    if os.environ.get("RANK", "0") != "0":  # torchrun sets RANK in every process it starts
+        _current = Unrecorded()
+        return _current
     store = RunStore(runs_dir or os.environ.get("WORKBENCH_RUNS_DIR", "runs"))
     name = name or default_name()
     run_id = store.new_run_id(name)

@@ -128,7 +128,7 @@ class Run:
         self.config = config
         self.summary = Summary(self)
         self.id = self.name = rec.id
-        self.dir = str(rec.path)
+        self.dir = str(rec.path or "")
 
     @property
     def step(self) -> int:
@@ -171,7 +171,7 @@ def init(project: str | None = None, name: str | None = None, config: Any = None
     rec = recording.init(config=values, name=name or project, runs_dir=runs_dir, tags=labels)
     if notes:
         rec.event("notes", str(notes))
-    cfg = Config(values, rec)
+    cfg = Config(values, rec if isinstance(rec, recording.Recorder) else None)  # None: a rank > 0
     run = Run(rec, cfg)
     mod["config"], summary = cfg, run.summary
     return run
