@@ -43,6 +43,7 @@ def add_run(store: RunStore, exp_dir: Path, run_id: str, experiment: str, status
         t = started + s * 0.1
         loss = 1.5 + 2.7 * math.exp(-s / (60 / lr_scale))
         w.scalars(s, s * tokens_per_step, {"train/loss": loss, "train/lr": 3e-3, "perf/tok_per_s": 50_000 + 10 * s,
+                                           "train/grad_norm": 1.0 + 0.5 * math.cos(s / 7),
                                            "perf/mfu": 0.30 + s / 10_000, "perf/step_ms": 10.0}, t=t)
         if s % 50 == 0 and s:
             w.scalars(s, s * tokens_per_step, {"eval/val_loss": loss + 0.08}, t=t)

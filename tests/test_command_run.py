@@ -143,7 +143,7 @@ def test_command_watched_in_the_tui(tmp_path):
     pytest.importorskip("textual")
     from workbench.tui.app import WorkbenchApp
     from workbench.tui.screens.dashboard import DashboardScreen
-    from workbench.tui.widgets.loss_plot import LossPlot
+    from workbench.tui.widgets.metric_chart import MetricChart
     from workbench.tui.widgets.telemetry_panel import TelemetryPanel
 
     proj = make_project(tmp_path)
@@ -158,10 +158,10 @@ def test_command_watched_in_the_tui(tmp_path):
 
             await pilot.pause(0.3)
             await pilot.press("s")
-            await wait(lambda: isinstance(app.screen, DashboardScreen) and app.screen.query(LossPlot),
+            await wait(lambda: isinstance(app.screen, DashboardScreen) and app.screen.query(MetricChart),
                        15, "the dashboard")
             dash = app.screen
-            plot = dash.query_one(LossPlot)
+            plot = dash.query_one(MetricChart)
             await wait(lambda: plot.curves and len(plot.curves[0][1]) >= 3, 30, "loss points")
             await wait(lambda: len(plot.curves[1][1]) >= 1, 30, "a val loss point")
             tele = dash.query_one(TelemetryPanel)

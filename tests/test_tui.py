@@ -31,7 +31,7 @@ from workbench.tui.screens.help import HelpScreen  # noqa: E402
 from workbench.tui.screens.home import HomeScreen  # noqa: E402
 from workbench.tui.screens.overrides import OverridesScreen, split_overrides  # noqa: E402
 from workbench.tui.widgets.experiment_tree import ExperimentTree, scan_experiments  # noqa: E402
-from workbench.tui.widgets.loss_plot import LossPlot  # noqa: E402
+from workbench.tui.widgets.metric_chart import MetricChart  # noqa: E402
 from workbench.tui.widgets.runs_table import RunsTable  # noqa: E402
 from workbench.tui.widgets.sample_view import SampleView  # noqa: E402
 
@@ -104,20 +104,20 @@ def test_run_tail_appends_then_downsamples(tmp_path, monkeypatch):
     run.update_info(id="r", status="finished", max_steps=1000)
     tail = poller.RunTail(run)
     snap = tail.poll()  # nothing written yet: fine, empty
-    assert snap.step == 0 and not snap.loss_seen and snap.loss == {"train/loss": [], "eval/val_loss": []}
+    assert snap.step == 0 and not snap.loss_seen and snap.series == {"train/loss": [], "eval/val_loss": []}
     with run.writer(flush_interval=60) as w:
         for s in range(30):
             w.scalars(s, s * 10, {"train/loss": 5.0 - s / 10}, t=T0 + s)
     snap = tail.poll()
-    assert [x for x, _ in snap.loss["train/loss"]] == list(range(30)) and snap.step == 29
-    assert tail.poll().loss is None  # nothing new: nothing to redraw
+    assert [x for x, _ in snap.series["train/loss"]] == list(range(30)) and snap.step == 29
+    assert tail.poll().series is None  # nothing new: nothing to redraw
     with run.writer(flush_interval=60) as w:
         for s in range(30, 1000):
             w.scalars(s, s * 10, {"train/loss": 5.0 - s / 1000}, t=T0 + s)
     snap = tail.poll()
-    assert snap.step == 999 and len(snap.loss["train/loss"]) <= 60  # fetched again, downsampled
+    assert snap.step == 999 and len(snap.series["train/loss"]) <= 60  # fetched again, downsampled
     tail.x = "tokens"
-    assert tail.poll().loss["train/loss"][-1][0] == 9990
+    assert tail.poll().series["train/loss"][-1][0] == 9990
     tail.close()
 
 
@@ -212,7 +212,7 @@ async def test_dashboard_keys(tui_store, pinned_tui):
         await pilot.press("tab", "enter")
         assert isinstance(app.screen, DashboardScreen)
         dash = app.screen
-        plot = dash.query_one(LossPlot)
+        plot = dash.query_one(MetricChart)
         await wait_for_pilot(pilot, lambda: plot.curves and len(plot.curves[0][1]) == 21, what="the loss curve")
         assert len(plot.curves[1][1]) == 4  # val at 50, 100, 150, 200
         samples = dash.query_one(SampleView)
@@ -285,7 +285,7 @@ async def test_dashboard_follows_a_live_writer(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for_pilot(pilot, lambda: isinstance(app.screen, HomeScreen), what="home")
         app.open_run("live-1")
-        await wait_for_pilot(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.query(LossPlot),
+        await wait_for_pilot(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.query(MetricChart),
                        what="the dashboard")
         dash = app.screen
         await pilot.pause(0.3)
@@ -293,7 +293,7 @@ async def test_dashboard_follows_a_live_writer(tmp_path):
         thread = threading.Thread(target=write, daemon=True)
         thread.start()
         try:
-            plot = dash.query_one(LossPlot)
+            plot = dash.query_one(MetricChart)
             await wait_for_pilot(pilot, lambda: plot.curves and len(plot.curves[0][1]) > 5, what="first points")
             for _ in range(3):
                 target = written[0]
@@ -330,9 +330,9 @@ async def test_dashboard_with_a_million_points(tmp_path):
         await wait_for_pilot(pilot, lambda: isinstance(app.screen, HomeScreen), what="home")
         t0 = time.monotonic()
         app.open_run("big")
-        await wait_for_pilot(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.query(LossPlot),
+        await wait_for_pilot(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.query(MetricChart),
                        what="the dashboard")
-        plot = app.screen.query_one(LossPlot)
+        plot = app.screen.query_one(MetricChart)
         await wait_for_pilot(pilot, lambda: plot.curves and plot.curves[0][1], timeout=20, what="the curve")
         assert len(plot.curves[0][1]) <= 2 * poller.MAX_POINTS
         assert time.monotonic() - t0 < 4 * HANG_S

@@ -55,7 +55,7 @@ def test_start_tiny_from_the_tui_and_watch_it(tmp_path):
     from workbench.tui.app import WorkbenchApp
     from workbench.tui.screens.dashboard import DashboardScreen
     from workbench.tui.screens.overrides import OverridesScreen
-    from workbench.tui.widgets.loss_plot import LossPlot
+    from workbench.tui.widgets.metric_chart import MetricChart
 
     exp = experiments(tmp_path)
     runs = tmp_path / "runs"
@@ -74,10 +74,10 @@ def test_start_tiny_from_the_tui_and_watch_it(tmp_path):
             await pilot.press("S")
             assert isinstance(app.screen, OverridesScreen)
             await pilot.press(*"train.max_steps=400 eval.interval=50", "enter")
-            await wait(lambda: isinstance(app.screen, DashboardScreen) and app.screen.query(LossPlot),
+            await wait(lambda: isinstance(app.screen, DashboardScreen) and app.screen.query(MetricChart),
                        10, "the dashboard")
             dash = app.screen
-            plot = dash.query_one(LossPlot)
+            plot = dash.query_one(MetricChart)
             await wait(lambda: plot.curves and len(plot.curves[0][1]) >= 2, 90, "the first loss points")
             first = plot.curves[0][1][-1][0]
             await wait(lambda: plot.curves[0][1][-1][0] > first, 30, "new points")

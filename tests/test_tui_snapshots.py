@@ -1,4 +1,4 @@
-"""Snapshots (pytest-textual-snapshot) of home, dashboard and compare at 80x24 and 160x48.
+"""Snapshots (pytest-textual-snapshot) of home, dashboard and compare at 80x24 and 200x50.
 
 The fixture store is deterministic (fixed times, ended runs) and `pinned_tui` fixes 'now', the
 time zone and the GPU list. Update with `pytest tests/test_tui_snapshots.py --snapshot-update`.
@@ -18,7 +18,7 @@ from workbench.tui.screens.dashboard import DashboardScreen  # noqa: E402
 from workbench.tui.screens.home import HomeScreen  # noqa: E402
 from workbench.tui.widgets.runs_table import RunsTable  # noqa: E402
 
-SIZES = [(80, 24), (160, 48)]
+SIZES = [(80, 24), (200, 50)]
 
 
 async def until(pilot, cond, timeout: float = 10.0) -> None:

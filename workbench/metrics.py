@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.smoothing import EmaState
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS scalars (
     id INTEGER PRIMARY KEY, step INTEGER NOT NULL, tokens INTEGER NOT NULL,
@@ -294,6 +296,35 @@ class MetricsReader:
             t0 = self.first_time()
             pts = [(t - t0, v) for t, v in pts] if t0 is not None else pts
         return [(float(a), float(b)) for a, b in pts]
+
+    def smoothed(self, key: str, strength: float, x: str = "step", max_points: int = 2000,
+                 table: str = "scalars") -> tuple[list[tuple[float, float]], EmaState]:
+        """The bias-corrected EMA of every raw point of `key` (not of a downsampled series),
+        kept at about max_points; and the EMA's state, to go on with points that arrive later."""
+        if table not in ("scalars", "telemetry"):
+            raise ValueError(table)
+        col = "time" if table == "telemetry" else X_COLUMNS[x]
+        state = EmaState(strength)
+        db = self._db()
+        rows = self._query(f"SELECT MIN({col}), MAX({col}) FROM {table} WHERE key = ?", (key,))
+        if db is None or not rows or rows[0][0] is None:
+            return [], state
+        lo, hi = rows[0]
+        t0 = self.first_time() if (x == "time" or table == "telemetry") else None
+        width = (hi - lo) / max(1, max_points) or 1.0
+        out: list[tuple[float, float]] = []
+        bucket = None
+        cursor = db.execute(f"SELECT {col}, value FROM {table} WHERE key = ? ORDER BY {col}, id", (key,))
+        for xv, v in cursor:  # streamed: a million rows never sit in memory at once
+            y = state.add(v)
+            b = int((xv - lo) / width)
+            point = (float(xv - t0) if t0 is not None else float(xv), y)
+            if b == bucket:
+                out[-1] = point  # a bucket keeps its last smoothed point
+            else:
+                out.append(point)
+                bucket = b
+        return out, state
 
     def first_time(self) -> float | None:
         """Wall clock of the run's first point: x = 0 on the time axis."""

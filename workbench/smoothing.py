@@ -8,23 +8,37 @@ from __future__ import annotations
 
 import math
 
+MAX_STRENGTH = 0.99
+LADDER = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, MAX_STRENGTH)  # the strengths the TUI's +/- keys step through
+
+
+def step_strength(current: float, direction: int) -> float:
+    """The next strength up (+1) or down (-1) the LADDER."""
+    i = min(range(len(LADDER)), key=lambda k: abs(LADDER[k] - current))
+    return LADDER[max(0, min(len(LADDER) - 1, i + direction))]
+
+
+class EmaState:
+    """A running bias-corrected EMA: add() one raw value, get the smoothed one."""
+
+    def __init__(self, strength: float):
+        self.strength = min(MAX_STRENGTH, max(0.0, strength))
+        self.avg = 0.0
+        self.weight = 0.0
+
+    def add(self, v: float) -> float:
+        """Non-finite values pass through unchanged and do not enter the average."""
+        if self.strength <= 0 or not math.isfinite(v):
+            return v
+        self.avg = self.strength * self.avg + (1 - self.strength) * v
+        self.weight = self.strength * self.weight + (1 - self.strength)
+        return self.avg / self.weight
+
 
 def ema(values: list[float], strength: float) -> list[float]:
-    """Bias-corrected EMA of `values` with weight `strength` (0 = raw, 0.99 = very smooth).
-
-    Non-finite values pass through unchanged and do not enter the average.
-    """
-    if strength <= 0:
-        return list(values)
-    out, avg, weight = [], 0.0, 0.0
-    for v in values:
-        if not math.isfinite(v):
-            out.append(v)
-            continue
-        avg = strength * avg + (1 - strength) * v
-        weight = strength * weight + (1 - strength)
-        out.append(avg / weight)
-    return out
+    """Bias-corrected EMA of `values` with weight `strength` (0 = raw, 0.99 = very smooth)."""
+    state = EmaState(strength)
+    return [state.add(v) for v in values]
 
 
 class SmoothedRate:

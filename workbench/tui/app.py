@@ -17,6 +17,7 @@ from textual.binding import Binding
 from workbench import launch
 from workbench.errors import WorkbenchError
 from workbench.store import RunStore
+from workbench.tui.colors import RunColors
 from workbench.tui.messages import RunActionDone
 from workbench.tui.screens.compare import CompareScreen
 from workbench.tui.screens.confirm import ConfirmScreen
@@ -47,6 +48,7 @@ class WorkbenchApp(App):
         self.experiments_dir = Path(experiments_dir)
         self.location = location if location is not None else pretty_path(Path.cwd())
         self.poll_interval = poll_interval
+        self.run_colors = RunColors()  # one colour per run, in every pane and screen
 
     def on_mount(self) -> None:
         self.push_screen(HomeScreen())

@@ -57,7 +57,10 @@ class RunSnapshot:
     x: str
     step: int
     tokens: int
-    loss: dict[str, list[tuple[float, float]]] | None = None  # train/loss, eval/val_loss
+    series: dict[str, list[tuple[float, float]]] | None = None  # the charts' keys, raw (downsampled)
+    smooth: dict[str, list[tuple[float, float]]] | None = None  # their EMA on the raw points, if smoothing
+    available: list[str] | None = None  # every key the run has recorded (the metric picker)
+    by_time: list[str] | None = None  # those recorded by time only (telemetry)
     perf: dict[str, list[tuple[float, float]]] | None = None  # perf/tok_per_s, perf/mfu (by step)
     perf_now: dict[str, float] = field(default_factory=dict)
     telemetry: dict[str, list[tuple[float, float]]] | None = None  # gpu/util, gpu/mem_used …

@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from workbench import keys, telemetry
 from workbench.metrics import MetricsReader
+from workbench.smoothing import EmaState
 from workbench.store import ENDED, Run, RunInfo, RunStore
 from workbench.tui.messages import GpuRow, HostSnapshot, RunRow, RunSnapshot
 
@@ -93,13 +94,19 @@ class RunTail:
     later polls fetch only rows after the cursor and append them.
     """
 
-    def __init__(self, run: Run, x: str = "step"):
+    def __init__(self, run: Run, x: str = "step", chart_keys: tuple[str, ...] = LOSS_KEYS,
+                 smoothing: float = 0.0):
         self.run = run
         self.x = x
+        self.chart_keys = tuple(chart_keys)  # the charts' series: scalar or telemetry keys
+        self.smoothing = smoothing
         self.reader: MetricsReader = run.reader()
-        self._loaded_x: str | None = None
+        self._loaded: tuple | None = None  # (x, chart_keys, smoothing) of the last full fetch
         self._cursor = 0
         self._series: dict[str, list[tuple[float, float]]] = {}
+        self._smooth: dict[str, tuple[list[tuple[float, float]], EmaState]] = {}
+        self._tele_keys: set[str] = set()
+        self._available: list[str] = []
         self._perf: dict[str, list[tuple[float, float]]] = {}
         self._appended = 0
         self._t0: float | None = None
@@ -128,7 +135,13 @@ class RunTail:
         r = self.reader
         self._cursor = r.max_id("scalars")
         self._t0 = r.first_time()
-        self._series = {k: r.series(k, x=self.x, max_points=MAX_POINTS) for k in LOSS_KEYS}
+        self._tele_keys = set(r.telemetry_keys()) - set(r.keys())
+        scalar_keys = [k for k in self.chart_keys if k not in self._tele_keys]
+        self._series = {k: r.series(k, x=self.x, max_points=MAX_POINTS) for k in scalar_keys}
+        self._smooth = {k: r.smoothed(k, self.smoothing, x=self.x, max_points=MAX_POINTS)
+                        for k in scalar_keys} if self.smoothing else {}
+        self._telemetry_cursor = -1  # telemetry charts: fetched again on this poll
+        self._telemetry_at = 0.0
         self._perf = {k: r.series(k, x="step", max_points=PERF_POINTS) for k in PERF_KEYS[:2]}
         for k in PERF_KEYS:
             last = r.last(k)
@@ -138,7 +151,7 @@ class RunTail:
         if last is not None:
             self._step, self._tokens = last.step, last.tokens
         self._appended = 0
-        self._loaded_x = self.x
+        self._loaded = (self.x, self.chart_keys, self.smoothing)
 
     def poll(self) -> RunSnapshot:
         info = self.run.info()
@@ -152,7 +165,7 @@ class RunTail:
 
     def _poll(self, info: RunInfo) -> RunSnapshot:
         loss_changed = perf_changed = False
-        if self._loaded_x != self.x:
+        if self._loaded != (self.x, self.chart_keys, self.smoothing):
             self._full_fetch()
             loss_changed = perf_changed = True
         else:
@@ -161,14 +174,9 @@ class RunTail:
             for row in rows:
                 if row.step >= self._step:
                     self._step, self._tokens = row.step, max(self._tokens, row.tokens)
-                if row.key in LOSS_KEYS:
-                    pts = self._series.setdefault(row.key, [])
-                    xv = self._xval(row.step, row.tokens, row.time)
-                    if not pts or xv >= pts[-1][0]:
-                        pts.append((xv, row.value))
-                        self._appended += 1
-                        loss_changed = True
-                elif row.key in PERF_KEYS:
+                if row.key in self.chart_keys:
+                    loss_changed |= self._append(row)
+                if row.key in PERF_KEYS:
                     self._perf_now[row.key] = row.value
                     if row.key in self._perf:
                         self._perf[row.key].append((float(row.step), row.value))
@@ -182,7 +190,8 @@ class RunTail:
         snap = RunSnapshot(run_id=self.run.id, info=info, x=self.x, step=self._step, tokens=self._tokens,
                            perf_now=dict(self._perf_now))
         if loss_changed:
-            snap.loss = {k: list(v) for k, v in self._series.items()}
+            snap.series = {k: list(v) for k, v in self._series.items()}
+            snap.smooth = {k: list(v[0]) for k, v in self._smooth.items()}
         if perf_changed:
             snap.perf = {k: list(v) for k, v in self._perf.items()}
         self._poll_telemetry(snap)
@@ -199,9 +208,21 @@ class RunTail:
         if size != self._log_size:
             self._log_size = size
             snap.log_tail = self.run.log_tail(40)
-        snap.loss_seen = bool(self._series.get(keys.TRAIN_LOSS))
+        snap.loss_seen = self._cursor > 0  # any scalar at all
         snap.summary = self._figures(info)
         return snap
+
+    def _append(self, row) -> bool:
+        pts = self._series.setdefault(row.key, [])
+        xv = self._xval(row.step, row.tokens, row.time)
+        if pts and xv < pts[-1][0]:
+            return False
+        pts.append((xv, row.value))
+        if row.key in self._smooth:
+            smooth, state = self._smooth[row.key]
+            smooth.append((xv, state.add(row.value)))
+        self._appended += 1
+        return True
 
     def _figures(self, info) -> dict:
         """Run.summary, the figures `ls` and `show` print: read again when rows arrived, the status
@@ -223,19 +244,41 @@ class RunTail:
         if top == self._telemetry_cursor:
             return
         self._telemetry_cursor = top
-        snap.telemetry = {k: self.reader.series(k, table="telemetry", max_points=TELEMETRY_POINTS)
-                          for k in TELEMETRY_KEYS}
-        snap.telemetry_now = self.reader.telemetry_latest()
+        r = self.reader
+        snap.telemetry = {k: r.series(k, table="telemetry", max_points=TELEMETRY_POINTS) for k in TELEMETRY_KEYS}
+        snap.telemetry_now = r.telemetry_latest()
+        snap.available = sorted(set(r.keys()) | set(r.telemetry_keys()))
+        snap.by_time = sorted(self._tele_keys)
+        charted = [k for k in self.chart_keys if k in self._tele_keys]
+        if charted:  # telemetry in a chart: by time, whatever the x axis
+            snap.series = {**self._series, **{k: r.series(k, table="telemetry", max_points=MAX_POINTS)
+                                              for k in charted}}
+            snap.smooth = {k: v[0] for k, v in self._smooth.items()}
+            if self.smoothing:
+                snap.smooth.update({k: r.smoothed(k, self.smoothing, table="telemetry", max_points=MAX_POINTS)[0]
+                                    for k in charted})
 
 
 # ---------------------------------------------------------------- compare
 
 
-def compare_data(store: RunStore, run_ids: list[str], x: str = "step") -> dict:
+def compare_curve(r: MetricsReader, key: str | None, x: str, smoothing: float) -> dict:
+    """One run's curve of `key` (None: val loss, else train loss): raw, and smoothed on the raw points."""
+    if key is None:
+        key = keys.EVAL_VAL_LOSS if r.last(keys.EVAL_VAL_LOSS) is not None else keys.TRAIN_LOSS
+    table = "scalars" if r.last(key) is not None or key in LOSS_KEYS else "telemetry"
+    raw = r.series(key, x=x, max_points=800, table=table)
+    smooth = r.smoothed(key, smoothing, x=x, max_points=800, table=table)[0] if smoothing else None
+    return {"key": key, "raw": raw, "smooth": smooth}
+
+
+def compare_data(store: RunStore, run_ids: list[str], x: str = "step", key: str | None = None,
+                 smoothing: float = 0.0) -> dict:
     """Everything the compare screen shows, read in one go (a worker calls this)."""
     from workbench.config import IDENTITY_KEYS, flatten
 
-    out: dict = {"x": x, "curves": {}, "configs": {}, "summaries": {}, "samples": {}, "infos": {}}
+    out: dict = {"x": x, "curves": {}, "configs": {}, "summaries": {}, "samples": {}, "infos": {},
+                 "available": set()}
     for rid in run_ids:
         run = store.run(rid)
         info = run.info()
@@ -243,7 +286,8 @@ def compare_data(store: RunStore, run_ids: list[str], x: str = "step") -> dict:
         r = run.reader()
         try:
             if info.status != "damaged":
-                out["curves"][rid] = {k: r.series(k, x=x, max_points=800) for k in LOSS_KEYS}
+                out["curves"][rid] = compare_curve(r, key, x, smoothing)
+                out["available"] |= set(r.keys()) | set(r.telemetry_keys())
                 out["summaries"][rid] = run.cached_summary(info) if info.status != "running" else run.summary(r)
                 out["samples"][rid] = {s.step: s.text for s in r.samples(limit=10_000)}
         except sqlite3.DatabaseError as e:
@@ -258,6 +302,7 @@ def compare_data(store: RunStore, run_ids: list[str], x: str = "step") -> dict:
     all_keys: list[str] = []
     for cfg in out["configs"].values():
         all_keys += [k for k in cfg if k not in all_keys]
+    out["available"] = sorted(out["available"])
     out["diff_keys"] = [k for k in all_keys if k not in IDENTITY_KEYS
                         and len({repr(c.get(k)) for c in out["configs"].values()}) > 1]
     return out

@@ -1,4 +1,5 @@
-"""Compare marked runs: overlaid loss curves, the settings that differ, summaries, samples side by side."""
+"""Compare marked runs: overlaid curves of any metric (each run in its own colour, a pinned baseline
+on top), the settings that differ, summaries, samples side by side."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from workbench import keys
+from workbench.smoothing import step_strength
 from workbench.tui import poller
 from workbench.tui.messages import ComparePolled
+from workbench.tui.screens.metric_picker import MetricPicker
 from workbench.tui.widgets.config_diff import short
-from workbench.tui.widgets.loss_plot import RICH_COLORS, LossPlot
+from workbench.tui.widgets.metric_chart import Curve, MetricChart
 from workbench.tui.widgets.summary_table import SummaryTable, runs_grid
 
 X_AXES = ("step", "tokens", "time")
@@ -31,6 +34,13 @@ class CompareScreen(Screen):
         Binding("t", "x_axis", "x-axis"),
         Binding("left", "older", "earlier sample", priority=True),
         Binding("right", "newer", "later sample", priority=True),
+        # in `?`; the footer keeps to 80 columns
+        Binding("b", "baseline", "baseline", show=False),
+        Binding("m", "metric", "metric", show=False),
+        Binding("plus,equals_sign", "smooth(1)", "smoother", show=False),
+        Binding("minus", "smooth(-1)", "less smooth", show=False),
+        Binding("L", "log_x", "log-x", show=False),
+        Binding("z", "y_zero", "y from 0", show=False),
     ]
 
     def __init__(self, run_ids: list[str]) -> None:
@@ -40,17 +50,20 @@ class CompareScreen(Screen):
         self.data: dict | None = None
         self.sample_step: int | None = None  # None: the latest step all runs have
         self.wake = threading.Event()
+        self.key: str | None = None  # None: val loss, else train loss
+        self.smoothing = 0.0
+        self.baseline: str | None = None  # a run drawn on top of the others
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="compare"):
-            yield LossPlot(title="Loss (val, else train)", id="compare-loss")
+            yield MetricChart(title="Loss (val, else train)", id="compare-loss")
             yield SummaryTable(id="summary")
             yield Static("", id="compare-config")
             yield Horizontal(id="compare-samples")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        plot = self.query_one(LossPlot)
+        plot = self.plot
         plot.empty_text = "reading runs…"
         plot.replot()
         self.query_one("#compare").focus()
@@ -62,7 +75,8 @@ class CompareScreen(Screen):
     def poll_loop(self) -> None:
         worker = get_current_worker()
         while not worker.is_cancelled:
-            data = poller.compare_data(self.app.store, self.run_ids, x=self.x)
+            data = poller.compare_data(self.app.store, self.run_ids, x=self.x, key=self.key,
+                                       smoothing=self.smoothing)
             self.post_message(ComparePolled(data))
             running = any(i.status == "running" for i in data["infos"].values())
             deadline = time.monotonic() + (2.0 if running else 3600.0)
@@ -72,17 +86,33 @@ class CompareScreen(Screen):
             self.wake.clear()
 
     def on_compare_polled(self, message: ComparePolled) -> None:
-        self.data = d = message.data
-        curves = []
-        for rid in self.run_ids:
-            c = d["curves"].get(rid, {})
-            curves.append((rid, c.get(keys.EVAL_VAL_LOSS) or c.get(keys.TRAIN_LOSS) or []))
-        plot = self.query_one(LossPlot)
-        plot.empty_text = "no loss points yet"
-        plot.set_curves(curves, x=d["x"])
-        self.query_one(SummaryTable).show(self.run_ids, d["infos"], d["summaries"])
+        self.data = message.data
+        self._draw()
+        self.query_one(SummaryTable).show(self.run_ids, self.data["infos"], self.data["summaries"],
+                                          self.app.run_colors)
         self._show_config()
         self._show_samples()
+
+    @property
+    def plot(self) -> MetricChart:
+        return self.query_one(MetricChart)
+
+    def _draw(self) -> None:
+        d = self.data
+        if d is None:
+            return
+        curves, used = [], set()
+        for rid in self.run_ids:
+            c = d["curves"].get(rid) or {}
+            used.add(c.get("key"))
+            curves.append(Curve(rid, c.get("raw", []), c.get("smooth") if self.smoothing else None,
+                                color=self.app.run_colors.index(rid), baseline=rid == self.baseline))
+        used.discard(None)
+        title = " / ".join(keys.describe(k).label for k in sorted(used)) if used else "Loss"
+        plot = self.plot
+        plot.empty_text = "no points yet"
+        plot.smoothing = self.smoothing
+        plot.set_curves(curves, x=d["x"], title=title)
 
     def _show_config(self) -> None:
         d = self.data
@@ -90,7 +120,7 @@ class CompareScreen(Screen):
         if not d["diff_keys"]:
             widget.update(Text("the runs have the same settings", style="dim"))
             return
-        table = runs_grid(self.run_ids)
+        table = runs_grid(self.run_ids, self.app.run_colors)
         for k in d["diff_keys"]:
             table.add_row(k, *[short(d["configs"][rid].get(k), 22) for rid in self.run_ids])
         widget.update(table)
@@ -110,12 +140,12 @@ class CompareScreen(Screen):
         box.remove_children()
         if step is None:
             return
-        for i, rid in enumerate(self.run_ids):
+        for rid in self.run_ids:
             samples = self.data["samples"].get(rid, {})
             # the run's sample nearest to the step, when the runs sample at different steps
             near = min(samples, key=lambda s: (abs(s - step), s), default=None)
             label = rid if near == step else f"{rid} @ step {near}"
-            text = Text(f"{label}\n", style=f"bold {RICH_COLORS[i % len(RICH_COLORS)]}")
+            text = Text(f"{label}\n", style=f"bold {self.app.run_colors.rich(rid)}")
             text.append(samples.get(near, "") if near is not None else "no sample yet")
             box.mount(Static(text, classes="compare-sample"))
 
@@ -123,7 +153,35 @@ class CompareScreen(Screen):
         self.app.pop_screen()
 
     def action_log_y(self) -> None:
-        self.query_one(LossPlot).toggle_log()
+        self.plot.toggle_log()
+
+    def action_log_x(self) -> None:
+        self.plot.logx = not self.plot.logx
+        self.plot.replot()
+
+    def action_y_zero(self) -> None:
+        self.plot.yzero = not self.plot.yzero
+        self.plot.replot()
+
+    def action_smooth(self, direction: int) -> None:
+        self.smoothing = step_strength(self.smoothing, direction)
+        self.notify(f"smoothing {self.smoothing:.2f}" if self.smoothing else "smoothing off", timeout=1.5)
+        self.wake.set()
+
+    def action_baseline(self) -> None:
+        """Pin the next run as the baseline (drawn on top); after the last, none."""
+        order = [None, *self.run_ids]
+        self.baseline = order[(order.index(self.baseline) + 1) % len(order)]
+        self.notify(f"baseline: {self.baseline}" if self.baseline else "no baseline", timeout=1.5)
+        self._draw()
+
+    def action_metric(self) -> None:
+        def picked(chosen: tuple[str, ...] | None) -> None:
+            if chosen:
+                self.key = None if len(chosen) > 1 else chosen[0]  # "loss": val, else train
+                self.wake.set()
+
+        self.app.push_screen(MetricPicker(self.data["available"] if self.data else []), picked)
 
     def action_x_axis(self) -> None:
         self.x = X_AXES[(X_AXES.index(self.x) + 1) % len(X_AXES)]

@@ -1,4 +1,5 @@
-"""One run, live: loss curve, GPU and speed, progress and ETA, config diff, samples, events and log."""
+"""One run, live: charts of any recorded metric, GPU and speed, progress and ETA, config diff,
+samples, events and log."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
-from workbench import keys
 from workbench.config import Config, flatten
+from workbench.smoothing import step_strength
 from workbench.tui.messages import RunActionDone, RunPolled, RunSnapshot
 from workbench.tui.poller import RunTail
+from workbench.tui.screens.metric_picker import MetricPicker
+from workbench.tui.widgets.chart_grid import ChartGrid
 from workbench.tui.widgets.config_diff import ConfigDiff
 from workbench.tui.widgets.events_log import EventsLog
-from workbench.tui.widgets.loss_plot import LossPlot
 from workbench.tui.widgets.profile_pane import ProfilePane
 from workbench.tui.widgets.progress_header import ProgressHeader
 from workbench.tui.widgets.sample_view import SampleView
@@ -55,6 +57,12 @@ class DashboardScreen(Screen):
         Binding("t", "x_axis", "x-axis"),
         Binding("f", "full_config", "config"),
         Binding("p", "profile", "profile"),
+        # chart keys: in `?` and the charts' subtitles; the footer keeps to 80 columns
+        Binding("m", "metric", "metric", show=False),
+        Binding("plus,equals_sign", "smooth(1)", "smoother", show=False),
+        Binding("minus", "smooth(-1)", "less smooth", show=False),
+        Binding("L", "log_x", "log-x", show=False),
+        Binding("z", "y_zero", "y from 0", show=False),
         # ←/→ are named in the sample pane's title rather than the footer
         Binding("left", "older", "older sample", priority=True, show=False),
         Binding("right", "newer", "newer sample", priority=True, show=False),
@@ -68,11 +76,12 @@ class DashboardScreen(Screen):
         self.tail: RunTail | None = None
         self.status = "running"
         self.polls = 0
+        self.available: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield ProgressHeader(self.run_id, id="progress")
         with Horizontal(id="dash-top"):
-            yield LossPlot(id="loss")
+            yield ChartGrid(id="charts")
             with Vertical(id="dash-side"):
                 yield TelemetryPanel(id="telemetry")
                 yield ConfigDiff(id="config")
@@ -83,11 +92,19 @@ class DashboardScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one(LossPlot).replot()
+        self.grid.layout_for(self.app.size.width, self.app.size.height)
         # a run made by `workbench profile` opens on its profile; any other on its samples
         has_profile = self.app.store.run(self.run_id).profile_path.exists()
         self.show_profile(has_profile)
         self.poll_loop()
+
+    @property
+    def grid(self) -> ChartGrid:
+        return self.query_one(ChartGrid)
+
+    def on_resize(self) -> None:
+        self.grid.layout_for(self.size.width, self.size.height)
+        self.wake.set()
 
     def show_profile(self, on: bool) -> None:
         pane = self.query_one(ProfilePane)
@@ -106,7 +123,8 @@ class DashboardScreen(Screen):
         configs = None
         try:
             while not worker.is_cancelled:
-                tail.x = self.x
+                tail.x, tail.smoothing = self.x, self.grid.smoothing
+                tail.chart_keys = self.grid.visible_keys()
                 try:
                     snap = tail.poll()
                 except Exception as e:  # noqa: BLE001 - say what broke, keep going
@@ -127,9 +145,12 @@ class DashboardScreen(Screen):
         info = snap.info
         self.status = info.status
         self.polls += 1
-        if snap.loss is not None:
-            curves = [("train", snap.loss.get(keys.TRAIN_LOSS, [])), ("val", snap.loss.get(keys.EVAL_VAL_LOSS, []))]
-            self.query_one(LossPlot).set_curves(curves, x=snap.x)
+        if snap.available is not None:
+            self.available = snap.available
+            self.grid.by_time = set(snap.by_time or [])
+            self.grid.available = set(snap.available)
+        if snap.series is not None:
+            self.grid.set_data(snap.series, snap.smooth, snap.x)
         tele = self.query_one(TelemetryPanel)
         if snap.telemetry is not None or snap.perf is not None or snap.perf_now or self.polls == 1:
             tele.set_data(snap.telemetry, snap.telemetry_now, snap.perf, snap.perf_now,
@@ -162,13 +183,40 @@ class DashboardScreen(Screen):
         self.wake.set()
 
     def action_log_y(self) -> None:
-        self.query_one(LossPlot).toggle_log()
+        self.grid.logy = not self.grid.logy
+        self.grid.redraw()
+
+    def action_log_x(self) -> None:
+        self.grid.logx = not self.grid.logx
+        self.grid.redraw()
+
+    def action_y_zero(self) -> None:
+        self.grid.yzero = not self.grid.yzero
+        self.grid.redraw()
+
+    def action_smooth(self, direction: int) -> None:
+        """Smoothing from 0 (off) to 0.99; the poller computes the EMA again on the raw points."""
+        g = self.grid
+        g.smoothing = step_strength(g.smoothing, direction)
+        self.notify(f"smoothing {g.smoothing:.2f}" if g.smoothing else "smoothing off", timeout=1.5)
+        g.redraw()
+        self.wake.set()
+
+    def action_metric(self) -> None:
+        index = self.grid.current()
+
+        def picked(chosen: tuple[str, ...] | None) -> None:
+            if chosen:
+                self.grid.chart_keys[index] = chosen
+                self.grid.redraw()
+                self.wake.set()
+
+        self.app.push_screen(MetricPicker(self.available), picked)
 
     def action_x_axis(self) -> None:
         self.x = X_AXES[(X_AXES.index(self.x) + 1) % len(X_AXES)]
-        plot = self.query_one(LossPlot)
-        plot.x = self.x
-        plot._update_title()
+        self.grid.x = self.x
+        self.grid.redraw()
         self.wake.set()
 
     def action_full_config(self) -> None:

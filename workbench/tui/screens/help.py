@@ -18,11 +18,15 @@ KEYS = [
                     ("c", "compare the marked runs"), ("x", "stop the run (asks first)"),
                     ("r", "resume a stopped run"), ("d", "delete a run that is not running (asks first)"),
                     ("/", "filter runs (enter keeps, esc clears)"), ("o", "cycle the sort order")]),
-    ("Dashboard", [("l", "log / linear y axis"), ("t", "x axis: step, tokens, time"),
-                   ("f", "config: diff / full"), ("p", "profile / samples pane"),
+    ("Charts (dashboard and compare)", [
+        ("m", "pick the metric: loss or any recorded key (on a grid: of the focused chart)"),
+        ("+/-", "smoother / less smooth (EMA 0 to 0.99 on the raw points; raw drawn faint)"),
+        ("l", "log / linear y axis"), ("L", "log / linear x axis"), ("z", "y axis from zero / fit"),
+        ("t", "x axis: step, tokens, time")]),
+    ("Dashboard", [("f", "config: diff / full"), ("p", "profile / samples pane"),
                    ("←/→", "older / newer sample"),
                    ("x", "stop the run (asks first)"), ("r", "resume"), ("tab", "focus the next pane (scroll with ↑/↓)")]),
-    ("Compare", [("l", "log / linear y axis"), ("t", "x axis: step, tokens, time"),
+    ("Compare", [("b", "pin the next run as the baseline, drawn on top (then none)"),
                  ("←/→", "samples at an earlier / later step"), ("↑/↓ pgup/pgdn", "scroll")]),
     ("Everywhere", [("esc", "back"), ("?", "this help"), ("q", "quit (training goes on)")]),
 ]

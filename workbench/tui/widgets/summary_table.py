@@ -10,15 +10,15 @@ from rich.text import Text
 from textual.widgets import Static
 
 from workbench.formatting import STATUS_COLOR, STATUS_SYMBOL, SUMMARY_ROWS, fmt_loss, fmt_steps
-from workbench.tui.widgets.loss_plot import RICH_COLORS
+from workbench.tui.colors import RunColors
 
 
-def runs_grid(run_ids: list[str]) -> Table:
+def runs_grid(run_ids: list[str], colors: RunColors) -> Table:
     """A table whose first column names a row and whose other columns are the runs, in their colours."""
     table = Table(box=None, padding=(0, 1, 0, 0), expand=False, header_style="bold")
     table.add_column("", style="bold", no_wrap=True)
-    for i, rid in enumerate(run_ids):
-        table.add_column(Text(rid, style=f"bold {RICH_COLORS[i % len(RICH_COLORS)]}"), no_wrap=True,
+    for rid in run_ids:
+        table.add_column(Text(rid, style=f"bold {colors.rich(rid)}"), no_wrap=True,
                          overflow="ellipsis")
     return table
 
@@ -28,8 +28,8 @@ class SummaryTable(Static):
         super().__init__("", **kwargs)
         self.border_title = "Summary"
 
-    def show(self, run_ids: list[str], infos: dict, summaries: dict) -> None:
-        table = runs_grid(run_ids)
+    def show(self, run_ids: list[str], infos: dict, summaries: dict, colors: RunColors) -> None:
+        table = runs_grid(run_ids, colors)
         s = [summaries.get(rid, {}) for rid in run_ids]
         inf = [infos.get(rid) for rid in run_ids]
         best = min((x.get("best_val_loss") for x in s if x.get("best_val_loss") is not None), default=None)
