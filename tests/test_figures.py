@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 import pytest
+from conftest import wait_for_pilot
 from test_trainer import tiny_cfg
 
 from workbench import keys
@@ -92,10 +92,9 @@ async def dashboard_header(runs, tmp_path, run_id: str) -> str:
     app = WorkbenchApp(runs, tmp_path, location="~", poll_interval=0.1)
     async with app.run_test(size=(160, 40)) as pilot:
         app.open_run(run_id)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+
+        def header():
             found = app.screen.query(ProgressHeader) if isinstance(app.screen, DashboardScreen) else []
-            if found and found.first().summary:
-                return str(found.first().build())
-            await pilot.pause(0.05)
-    raise AssertionError("the dashboard header never showed the run's summary")
+            return found and found.first().summary and str(found.first().build())
+
+        return await wait_for_pilot(pilot, header, timeout=10, what="the run's summary in the header")

@@ -4,12 +4,12 @@ stable run colours and a pinned baseline."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
 pytest.importorskip("textual")
 
+from conftest import wait_for_pilot  # noqa: E402
 from fixtures_store import T0  # noqa: E402
 
 from workbench import keys  # noqa: E402
@@ -61,16 +61,8 @@ def app_for(store_dirs) -> WorkbenchApp:
     return WorkbenchApp(runs, exps, location="~/demo", poll_interval=0.1)
 
 
-async def until(pilot, cond, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if cond():
-                return
-        except Exception:  # noqa: BLE001 - not composed yet
-            pass
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+async def until(pilot, cond, what: str) -> None:
+    await wait_for_pilot(pilot, cond, timeout=10.0, what=what, ignore=(Exception,))  # not composed yet
 
 
 def test_dashboard_charts_grid_picker_smoothing_and_axes(tui_store, pinned_tui):
