@@ -146,7 +146,7 @@ def test_workbench_in_tmux(tmp_path):
         tmux.wait("tiny char GPT", 60)
         tmux.keys("s")
         tmux.wait("x: step", 60)  # the dashboard
-        shown = tmux.wait("⢕ train", 180)  # the loss curve legend: points arrived
+        shown = tmux.wait("━ train", 180)  # the loss chart's legend names drawn curves: points arrived
         assert "running" in shown
         tmux.keys("q")
         tmux.wait("TUI-EXITED", 30)

@@ -62,10 +62,11 @@ class MetricChart(PlotextPlot):
         self.replot()
 
     def _update_title(self) -> None:
-        """The legend lives in the border, so it never covers data."""
+        """The legend lives in the border, so it never covers data; it names the curves drawn."""
         legend = []
         named = len(self.curves) > 1 or any(c.baseline or c.label != self.title for c in self.curves)
-        for c in sorted(self.curves, key=lambda c: not c.baseline) if named else []:
+        drawn = [c for c in sorted(self.curves, key=lambda c: not c.baseline) if c.points]
+        for c in drawn if named else []:
             name = f"{c.label} (baseline)" if c.baseline else c.label
             legend.append(f"[{RICH[c.color % len(RICH)]}]━ {escape(name)}[/]")
         self.border_title = escape(self.title) + ("  " + " ".join(legend) if legend else "")
