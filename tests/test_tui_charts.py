@@ -62,7 +62,7 @@ def app_for(store_dirs) -> WorkbenchApp:
 
 
 async def until(pilot, cond, what: str) -> None:
-    await wait_for_pilot(pilot, cond, timeout=10.0, what=what, ignore=(Exception,))  # not composed yet
+    await wait_for_pilot(pilot, cond, timeout=30.0, what=what, ignore=(Exception,))  # not composed yet
 
 
 def test_dashboard_charts_grid_picker_smoothing_and_axes(tui_store, pinned_tui):
