@@ -92,6 +92,27 @@ def test_bad_input_leaves_no_run(tmp_path):
     assert not runs.exists() or not list(runs.iterdir())
 
 
+def test_lost_terminal_stops_a_foreground_command(tmp_path):
+    proj = make_project(tmp_path)
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen(workbench_cmd("run", "--runs-dir", str(runs), "--cwd", str(proj), "--",
+                                          sys.executable, "train.py", "100000", "0.05", "0"),
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=workbench_env(),
+                            start_new_session=True)
+    try:
+        assert b"iter 0:" in proc.stdout.readline() + proc.stdout.readline()
+        proc.send_signal(signal.SIGHUP)
+        assert proc.wait(timeout=30) == 143  # the command's own end: SIGTERM
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        kill_runs(RunStore(runs))
+    (run,) = RunStore(runs).runs()
+    info = run.info()
+    assert info.status == "stopped" and "SIGHUP" in info.reason
+
+
 def command_experiment(tmp_path: Path, proj: Path, *args: str) -> Path:
     exp = tmp_path / "experiments"
     exp.mkdir(exist_ok=True)

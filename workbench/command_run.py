@@ -8,7 +8,8 @@ through the recording API; the telemetry of its process tree is sampled.
 run.json: pid is this runner (it outlives the command and writes the end), pgid the
 command's process group (what the GPU panel matches processes by). A stop (SIGTERM or
 SIGINT to the runner: `workbench stop`, the TUI's x, Ctrl-C) is passed to the command's
-group, SIGKILL follows after `stop_grace` seconds, and the run ends `stopped`.
+group, SIGKILL follows after `stop_grace` seconds, and the run ends `stopped` (SIGHUP, a
+lost terminal, too).
 Otherwise the command's exit code decides: 0 finished, anything else failed. The runner
 exits with the command's code (128 + N when a signal N ended it).
 """
@@ -68,7 +69,8 @@ class Runner:
             return
         self.stop_signal = signum
         self.kill_at = time.monotonic() + self.spec.stop_grace
-        self._signal_group(signum)
+        # a lost terminal is a stop: the command gets SIGTERM, which training scripts handle
+        self._signal_group(signal.SIGTERM if signum == signal.SIGHUP else signum)
 
     def _signal_group(self, signum: int) -> None:
         if self.proc is not None:
@@ -80,7 +82,8 @@ class Runner:
     def execute(self) -> int:
         self.run.mark_running()
         rec = Recorder(self.run)
-        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        # SIGHUP: the terminal of a foreground run went away (an SSH link dropped)
+        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
         try:
             code = self._run(rec)
         finally:
@@ -133,14 +136,20 @@ class Runner:
                 log.write(chunk)
                 log.flush()
                 if self.echo:
-                    sys.stdout.buffer.write(chunk)
-                    sys.stdout.flush()
+                    self._show(chunk)
                 pending += decoder.decode(chunk)
                 cut = max(pending.rfind("\n"), pending.rfind("\r"))
                 if cut >= 0:
                     self._read_lines(rec, pending[:cut + 1])
                     pending = pending[cut + 1:]
             self._read_lines(rec, pending + decoder.decode(b"", final=True))
+
+    def _show(self, chunk: bytes) -> None:
+        try:
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+        except OSError:  # the terminal is gone: train.log still gets everything
+            self.echo = False
 
     def _read_lines(self, rec: Recorder, text: str) -> None:
         for point in self.capture.feed(text):

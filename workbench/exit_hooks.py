@@ -4,8 +4,9 @@
   SystemExit(n)` is not seen: it reads as finished)
 - an uncaught exception: failed, with the exception as the reason (sys.excepthook
   runs before atexit, so it sees it first)
-- SIGTERM (`workbench stop`, the TUI's x): stopped. The handler raises SystemExit(143)
-  in the main thread, so the script's finally blocks run and then atexit records the end
+- SIGTERM (`workbench stop`, the TUI's x) or SIGHUP (a lost terminal): stopped. The
+  handler raises SystemExit(128 + the signal) in the main thread, so the script's finally
+  blocks run, and then atexit records the end
 - Ctrl-C (KeyboardInterrupt): stopped
 
 A script that set its own SIGTERM handler keeps it; the run then ends by that handler's exit.
@@ -71,6 +72,7 @@ def install(recorder) -> None:
     sys.excepthook = _exit.excepthook
     sys.exit = _exit.exit
     if threading.current_thread() is threading.main_thread():
-        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-            signal.signal(signal.SIGTERM, _exit.on_sigterm)
+        for sig in (signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal went away
+            if signal.getsignal(sig) in (signal.SIG_DFL, None):
+                signal.signal(sig, _exit.on_sigterm)
     atexit.register(_exit.at_exit)
