@@ -29,6 +29,7 @@ from typing import Any
 from workbench import keys
 from workbench.config import Config, config_to_toml, from_dict, load_config, read_toml
 from workbench.errors import WorkbenchError
+from workbench.free_config import dict_to_toml
 from workbench.metrics import MetricsReader, MetricsWriter
 
 SCHEMA_VERSION = 1
@@ -100,29 +101,6 @@ def write_text_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
-
-
-def dict_to_toml(config: dict[str, Any]) -> str:
-    """A script's config as TOML: nested dicts stay tables; None and values TOML cannot hold
-    (objects, tuples of mixed types) are written as their str()."""
-    import tomli_w
-
-    def clean(v: Any) -> Any:
-        if isinstance(v, dict):
-            return {str(k): clean(x) for k, x in v.items() if x is not None}
-        if isinstance(v, (list, tuple)):
-            items = [clean(x) for x in v if x is not None]
-            return items if len({type(x) for x in items}) <= 1 else [str(x) for x in items]
-        if isinstance(v, (bool, int, float, str)):
-            return v
-        if hasattr(v, "item"):  # numpy and torch scalars
-            try:
-                return clean(v.item())
-            except (TypeError, ValueError):
-                pass
-        return str(v)
-
-    return tomli_w.dumps(clean(dict(config or {})))
 
 
 def git_state(folder: Path) -> tuple[str | None, bool | None]:

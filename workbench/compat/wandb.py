@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench import recording
-from workbench.store import dict_to_toml, write_text_atomic
+from workbench.free_config import dict_to_toml
+from workbench.store import write_text_atomic
 
 
 class Config(MutableMapping):
