@@ -71,6 +71,29 @@ def test_foreground_command_is_recorded(tmp_path):
     r.close()
 
 
+def test_a_script_using_the_api_records_into_the_command_run(tmp_path):
+    script = tmp_path / "api_and_print.py"
+    script.write_text(textwrap.dedent("""
+        import workbench
+        workbench.init(config={"lr": 0.001}, name="inner")
+        for step in range(1, 4):
+            workbench.log({"acc": step / 10}, step=step)
+            print(f"step {step}: loss {3 - step}", flush=True)
+        """))
+    runs = tmp_path / "runs"
+    p = subprocess.run(workbench_cmd("run", "--runs-dir", str(runs), "--cwd", str(tmp_path), "--",
+                                     sys.executable, str(script)),
+                       capture_output=True, text=True, env=workbench_env(), timeout=60)
+    assert p.returncode == 0, p.stderr
+    (run,) = RunStore(runs).runs()  # one run, not one for the command and one for the script
+    info = run.info()
+    assert (info.kind, info.status) == ("command", "finished")
+    assert run.config_values()["script"] == {"lr": 0.001}
+    r = run.reader()
+    assert r.last("acc").value == pytest.approx(0.3) and r.last("train/loss").value == 0.0
+    r.close()
+
+
 def test_readme_command_reference_is_current():
     from tests.conftest import ROOT
     from workbench.command_file import reference_markdown

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from workbench.capture import Capture
 from workbench.command_file import CommandSpec
-from workbench.recording import Recorder
+from workbench.recording import COMMAND_RUN_ENV, Recorder
 from workbench.store import Run, RunStore, write_text_atomic
 
 
@@ -93,6 +93,7 @@ class Runner:
 
     def _run(self, rec: Recorder) -> int:
         env = dict(os.environ, PYTHONUNBUFFERED="1", **self.spec.env)
+        env[COMMAND_RUN_ENV] = str(self.run.path.resolve())  # workbench.init in the command records here
         try:
             self.proc = subprocess.Popen(self.spec.argv, cwd=self.spec.cwd, env=env, stdin=subprocess.DEVNULL,
                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

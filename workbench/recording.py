@@ -28,16 +28,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+from workbench.free_config import dict_to_toml
 from workbench.keys import store_key
 from workbench.sink import NullSink
-from workbench.store import ENDED, Run, RunStore
+from workbench.store import ENDED, Run, RunStore, write_text_atomic
 
 
 class Recorder:
     """Writes one run: scalars, text samples, events, telemetry; then its end in run.json."""
 
-    def __init__(self, run: Run, flush_interval: float = 1.0):
+    def __init__(self, run: Run, flush_interval: float = 1.0, owns_end: bool = True):
         self.run = run
+        self.owns_end = owns_end  # False: another process (a command's runner) writes the run's end
         self.id = run.id
         self.path = run.path
         self.writer = run.writer(flush_interval)
@@ -119,7 +121,8 @@ class Recorder:
         except Exception as e:  # noqa: BLE001 - e.g. sqlite3.OperationalError: database or disk is full
             status, reason = "failed", f"{type(e).__name__}: {e} while writing {self.run.db_path.name}"
         self.status = status
-        self.run.mark_ended(status, reason)
+        if self.owns_end:
+            self.run.mark_ended(status, reason)
         return status
 
 
@@ -152,7 +155,8 @@ def init(config: dict[str, Any] | None = None, name: str | None = None, runs_dir
          tags: list[str] | None = None, telemetry_interval: float = 1.0,
          exit_hooks: bool = True) -> Recorder | Unrecorded:
     """Create a run folder for this script and make it the current run (under torchrun,
-    on rank 0 only: the other ranks get an `Unrecorded` whose calls do nothing).
+    on rank 0 only: the other ranks get an `Unrecorded` whose calls do nothing; under
+    `workbench run -- CMD`, the command's run: see `attach`).
 
     runs_dir defaults to $WORKBENCH_RUNS_DIR or ./runs. With `exit_hooks` (the default) the
     run ends by itself when the script does: finished on a normal exit, failed on an
@@ -163,6 +167,13 @@ def init(config: dict[str, Any] | None = None, name: str | None = None, runs_dir
     if os.environ.get("RANK", "0") != "0":  # torchrun sets RANK in every process it starts
         _current = Unrecorded()
         return _current
+    if os.environ.get(COMMAND_RUN_ENV):
+        _current = rec = attach(Path(os.environ[COMMAND_RUN_ENV]), config)
+        if exit_hooks:
+            from workbench import exit_hooks as hooks
+
+            hooks.install(rec)
+        return rec
     store = RunStore(runs_dir or os.environ.get("WORKBENCH_RUNS_DIR", "runs"))
     name = name or default_name()
     run_id = store.new_run_id(name)
@@ -183,6 +194,23 @@ def init(config: dict[str, Any] | None = None, name: str | None = None, runs_dir
 
         hooks.install(rec)
     _current = rec
+    return rec
+
+
+COMMAND_RUN_ENV = "WORKBENCH_COMMAND_RUN"  # set by `workbench run -- CMD` for its command: the run folder
+
+
+def attach(path: Path, config: dict[str, Any] | None) -> Recorder:
+    """A script started by `workbench run -- CMD` records into that command's run rather than a
+    run of its own: its config becomes the [script] table of config.toml, its values go beside
+    the ones read from its output. The runner keeps the rest: the run's end (from the
+    command's exit code), its telemetry, run.json."""
+    run = Run(path)
+    values = run.config_values()
+    values["script"] = dict(config or {})
+    write_text_atomic(run.config_path, dict_to_toml(values))
+    rec = Recorder(run, owns_end=False)
+    rec.event("script", f"{default_name()} records through workbench.init", step=0)
     return rec
 
 
