@@ -74,19 +74,24 @@ def _peak_rss_bytes() -> int:
     return kb if sys.platform == "darwin" else kb * 1024
 
 
-def bench_config(cfg, steps: int = DEFAULT_STEPS, warmup: int = DEFAULT_WARMUP, name: str = "") -> dict:
-    """Measure `cfg`: `warmup` untimed steps (the first holds compilation), then `steps` timed ones."""
+def bench_config(cfg, steps: int = DEFAULT_STEPS, warmup: int = DEFAULT_WARMUP, name: str = "",
+                 dist=None) -> dict:
+    """Measure `cfg`: `warmup` untimed steps (the first holds compilation), then `steps` timed ones.
+    Under torchrun (`dist`), every rank steps in DDP and tok/s counts the whole group."""
     import torch
 
+    from workbench.distributed import Dist
     from workbench.step import build, stepper
+
+    dist = dist or Dist()
 
     if cfg.system.compile not in (False, "false"):
         torch._dynamo.reset()  # each config compiles its own model from scratch, within the cache limit
     gc.collect()  # the previous config's tensors go first, then the peak restarts from here
     _reset_peak_rss()
-    gpu_index = _nvml_index(cfg.system.device)
+    gpu_index = _nvml_index(cfg.system.device, dist.local_rank if dist.active else None)
     gpu_before = contention.gpu_warnings(gpu_index) if gpu_index is not None else []  # before our work
-    p = build(cfg)
+    p = build(cfg, dist=dist)
     t = cfg.train
     setup = p.setup
     cuda = setup.device.type == "cuda"
@@ -126,10 +131,11 @@ def bench_config(cfg, steps: int = DEFAULT_STEPS, warmup: int = DEFAULT_WARMUP, 
     busy = contention.check(watch.take(), gpu_before)
     med = statistics.median(times) if times else float("nan")
     tok_s = p.tokens_per_step / med if times and med > 0 else None
-    run_mfu = mfu(tok_s, p.flops_per_token, p.peak) if tok_s else None
+    run_mfu = mfu(tok_s, p.flops_per_token, p.peak, devices=dist.world_size) if tok_s else None
     peak_mem = torch.cuda.max_memory_allocated(setup.device) if cuda else _peak_rss_bytes()
     out = {
-        "config": name or cfg.experiment.name, "device": setup.device_name, "precision": setup.precision,
+        "config": name or cfg.experiment.name, "precision": setup.precision, "ranks": dist.world_size,
+        "ddp": dist.active, "device": setup.device_name + (f" ×{dist.world_size} (DDP)" if dist.active else ""),
         "compile": setup.compile, "compile_mode": cfg.system.compile_mode if setup.compile else None,
         "attention": cfg.model.attention, "fused_optimizer": setup.fused_optimizer,
         "params": p.counts["total"], "tokens_per_step": p.tokens_per_step,
@@ -143,15 +149,19 @@ def bench_config(cfg, steps: int = DEFAULT_STEPS, warmup: int = DEFAULT_WARMUP, 
     return out
 
 
-def _nvml_index(device: str) -> int | None:
-    """The NVML index of the GPU `system.device` names, or None when the run is not on a GPU."""
+def _nvml_index(device, local_rank: int | None = None) -> int | None:
+    """The NVML index of the GPU `system.device` names (under torchrun: this rank's), or None
+    when the run is not on a GPU."""
     import torch
 
+    from workbench.device import gpu_index
     from workbench.telemetry import nvml_index_for_cuda
 
+    if isinstance(device, list):
+        return nvml_index_for_cuda(gpu_index(device, local_rank or 0)) if torch.cuda.is_available() else None
     if not (device == "auto" or device.startswith("cuda")) or not torch.cuda.is_available():
         return None
-    index = torch.device(device).index if device.startswith("cuda") else None
+    index = torch.device(device).index if device.startswith("cuda") else local_rank
     return nvml_index_for_cuda(index or 0)
 
 

@@ -26,6 +26,18 @@ def add_overrides(parser: argparse.ArgumentParser) -> None:
                         help="override a config key, value parsed as TOML (repeatable): --set train.lr=3e-4")
 
 
+def add_launch(parser: argparse.ArgumentParser) -> None:
+    """--nproc and torchrun's multi-node options (`run` and `bench`)."""
+    g = parser.add_argument_group("data-parallel (torchrun)")
+    g.add_argument("--nproc", type=int, metavar="N",
+                   help="processes on this node, one per GPU (sets system.nproc); above 1 starts them under torchrun")
+    g.add_argument("--nnodes", type=int, default=1, metavar="N", help="machines in the run (default 1)")
+    g.add_argument("--node-rank", type=int, default=0, metavar="R",
+                   help="this machine's number, 0..nnodes-1; node 0 records the run (default 0)")
+    g.add_argument("--rdzv-endpoint", metavar="HOST:PORT",
+                   help="torchrun's c10d rendezvous, the same on every machine (needed with --nnodes)")
+
+
 def add_runs_dir(parser: argparse.ArgumentParser, top: bool = False) -> None:
     """--runs-dir works before or after the command; SUPPRESS keeps a subcommand from
     overwriting the value given before it."""

@@ -104,11 +104,14 @@ class TrainConfig:
 
 @dataclass
 class SystemConfig:
-    device: str = key("auto", "'auto' (cuda, then mps, then cpu), 'cpu', 'cuda', 'cuda:N' or 'mps'.")
+    device: Any = key("auto", "'auto' (cuda, then mps, then cpu), 'cpu', 'cuda', 'cuda:N', 'mps', or a list of "
+                              "GPU indices like [0, 1] (one process per GPU; the launcher sets CUDA_VISIBLE_DEVICES).")
     precision: str = key("auto", "'auto' (bf16 on GPUs that have it, else fp32), 'fp32', 'tf32', 'bf16' or 'fp16'.", PRECISIONS)
     compile: Any = key("auto", "torch.compile the model: true, false, or 'auto' (on for CUDA).")
     compile_mode: str = key("default", "torch.compile mode.", ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"))
     fused_optimizer: bool = key(True, "Fused AdamW (one kernel for all parameters) on CUDA and CPU.")
+    nproc: int = key(1, "Processes to train on, data-parallel (DDP, one per GPU); above 1 `workbench run` "
+                        "starts them under torchrun. train.batch_size is per process.")
     telemetry_interval: float = key(1.0, "Seconds between GPU/CPU telemetry samples (0 = off).")
     peak_tflops: float = key(0.0, "Device peak TFLOP/s for MFU; 0 means look the GPU up in the built-in table.")
     threads: int = key(0, "torch CPU threads of the run (0 = torch's default, one per core); give two CPU runs half the cores each so they do not fight over them.")
@@ -179,6 +182,8 @@ def _suggest(word: str, options: list[str]) -> str:
 def _type_name(f: dataclasses.Field) -> str:
     if f.name == "compile":
         return "true, false or \"auto\""
+    if f.name == "device":
+        return "a string like \"cuda:0\" or a list of GPU indices like [0, 1]"
     return {str: "a string", int: "an integer", float: "a number", bool: "true or false",
             list: "a list of strings"}[_field_type(f)]
 
@@ -193,6 +198,9 @@ def check_value(where: str, dotted: str, f: dataclasses.Field, value: Any) -> An
     ok = False
     if f.name == "compile":
         ok = isinstance(value, bool) or value == "auto"
+    elif f.name == "device":
+        ok = isinstance(value, str) or (isinstance(value, list) and bool(value) and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value))
     elif t is bool:
         ok = isinstance(value, bool)
     elif t is int:
@@ -395,7 +403,7 @@ def validate(cfg: Config, where: str) -> None:
         ("model.block_size", m.block_size, 1), ("model.ffn_mult", m.ffn_mult, 1),
         ("model.vocab_multiple", m.vocab_multiple, 1), ("train.batch_size", t.batch_size, 1),
         ("train.grad_accum", t.grad_accum, 1), ("train.log_interval", t.log_interval, 1),
-        ("eval.batches", cfg.eval.batches, 1),
+        ("eval.batches", cfg.eval.batches, 1), ("system.nproc", cfg.system.nproc, 1),
         ("model.head_size", m.head_size, 0), ("train.max_steps", t.max_steps, 0),
         ("train.max_tokens", t.max_tokens, 0), ("train.warmup_steps", t.warmup_steps, 0),
         ("train.decay_steps", t.decay_steps, 0), ("eval.interval", cfg.eval.interval, 0),
@@ -432,9 +440,20 @@ def validate(cfg: Config, where: str) -> None:
         fail(f"'sample.temperature' is {cfg.sample.temperature}; it must be positive, like 0.8")
     if cfg.system.telemetry_interval < 0 or cfg.system.peak_tflops < 0:
         fail("'system.telemetry_interval' and 'system.peak_tflops' must not be negative")
-    dev = cfg.system.device
-    if not (dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())):
-        fail(f"'system.device' is {dev!r}; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+    dev, nproc = cfg.system.device, cfg.system.nproc
+    if isinstance(dev, list):
+        if len(set(dev)) != len(dev):
+            fail(f"'system.device' lists a GPU twice: {dev}")
+        if nproc > 1 and nproc != len(dev):
+            fail(f"'system.device' lists {len(dev)} GPUs but 'system.nproc' is {nproc}; one process per "
+                 f"GPU: leave nproc at 1 or set it to {len(dev)}")
+    elif not (dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())):
+        fail(f"'system.device' is {dev!r}; use 'auto', 'cpu', 'cuda', 'cuda:N', 'mps' or a list of GPU indices")
+    elif dev.startswith("cuda:") and nproc > 1:
+        fail(f"'system.device' is {dev!r}, one GPU, but 'system.nproc' is {nproc}; list the GPUs instead, "
+             f"like system.device = {list(range(nproc))}")
+    elif dev == "mps" and nproc > 1:
+        fail("'system.nproc' above 1 needs CUDA GPUs or the CPU; MPS trains in one process")
     if bool(d.train_bin) != bool(d.val_bin):
         fail("set both 'data.train_bin' and 'data.val_bin' (pre-tokenized files come in pairs)")
     if m.init_from and d.tokenizer != "gpt2":
@@ -444,6 +463,11 @@ def validate(cfg: Config, where: str) -> None:
 
 
 # ---------------------------------------------------------------- writing and diffing
+
+
+def processes(system: SystemConfig) -> int:
+    """How many processes a run trains on: system.nproc, or one per GPU listed in system.device."""
+    return len(system.device) if isinstance(system.device, list) else system.nproc
 
 
 def config_to_toml(cfg: Config) -> str:

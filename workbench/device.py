@@ -7,6 +7,7 @@ supports it, else fp32; compile on for CUDA only.
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass
 
 import torch
@@ -44,7 +45,24 @@ class Setup:
             torch.mps.synchronize()
 
 
-def resolve_device(name: str) -> torch.device:
+def gpu_index(listed: list[int], local_rank: int, visible: str | None = None) -> int:
+    """The CUDA index of this process's GPU from system.device's list: the launcher sets
+    CUDA_VISIBLE_DEVICES to exactly that list (then GPU i is cuda:i); under a plain torchrun
+    every GPU is visible and the list is read as CUDA indices."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES") if visible is None else visible
+    if visible is not None and visible.replace(" ", "") == ",".join(str(i) for i in listed):
+        return local_rank
+    return listed[local_rank]
+
+
+def resolve_device(name: str | list, local_rank: int | None = None) -> torch.device:
+    """The device of this process; `local_rank` is set under torchrun (one GPU per rank)."""
+    if isinstance(name, list):
+        if local_rank is not None and local_rank >= len(name):
+            raise WorkbenchError(f"system.device lists {len(name)} GPUs, too few for local rank {local_rank}")
+        name = f"cuda:{gpu_index(name, local_rank or 0)}"
+    elif local_rank is not None and name in ("auto", "cuda") and torch.cuda.is_available():
+        name = f"cuda:{local_rank}"
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -70,9 +88,10 @@ def device_name(device: torch.device) -> str:
     return device.type
 
 
-def resolve(system) -> Setup:
-    """The device, precision, compile and fused-optimizer choices for a [system] section."""
-    device = resolve_device(system.device)
+def resolve(system, local_rank: int | None = None) -> Setup:
+    """The device, precision, compile and fused-optimizer choices for a [system] section;
+    under torchrun, `local_rank` picks the GPU."""
+    device = resolve_device(system.device, local_rank)
     precision = system.precision
     if precision == "auto":
         precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"

@@ -8,6 +8,7 @@ they find, and describe the ones named here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 # ---------------------------------------------------------------- scalars (table `scalars`, by step)
@@ -47,6 +48,21 @@ TORCH_RESERVED = "torch/reserved"
 TORCH_PEAK = "torch/peak"
 GPU_COUNT = "gpu/count"          # a script's or command's runs: GPUs that hold one of its processes
 GPU_PROC_MEM = "gpu/proc_mem"    # … and the memory its processes hold on them
+
+# A data-parallel run's GPUs: the recorder's is gpu/… and torch/…, rank r's gpu<r>/… and torch<r>/….
+RANK_GPU_KEY = re.compile(r"^(gpu|torch)(\d+)/(.+)$")
+
+
+def rank_key(key: str, rank: int) -> str:
+    """'gpu/util' of rank 3 -> 'gpu3/util'."""
+    head, _, tail = key.partition("/")
+    return f"{head}{rank}/{tail}"
+
+
+def rank_of_key(key: str) -> int | None:
+    """3 for 'gpu3/util'; None for the recorder's own keys and every other key."""
+    m = RANK_GPU_KEY.match(key)
+    return int(m.group(2)) if m else None
 
 
 @dataclass(frozen=True)

@@ -130,8 +130,9 @@ def flops_per_token(n_params_for_flops: int, n_layer: int, n_head: int, head_dim
     return 6.0 * n_params_for_flops + 12.0 * n_layer * n_head * head_dim * block_size
 
 
-def mfu(tokens_per_sec: float, flops_per_token: float, peak_tflops: float | None) -> float | None:
-    """Achieved FLOP/s over the peak, as a fraction (0.38 = 38%); None without a peak."""
+def mfu(tokens_per_sec: float, flops_per_token: float, peak_tflops: float | None, devices: int = 1) -> float | None:
+    """Achieved FLOP/s over the peak of `devices` devices (a data-parallel run's tok/s counts
+    all its ranks), as a fraction (0.38 = 38%); None without a peak."""
     if not peak_tflops or peak_tflops <= 0 or tokens_per_sec is None or tokens_per_sec < 0:
         return None
-    return tokens_per_sec * flops_per_token / (peak_tflops * 1e12)
+    return tokens_per_sec * flops_per_token / (peak_tflops * 1e12 * devices)

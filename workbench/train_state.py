@@ -5,6 +5,9 @@ restores, field by field: a field is either a number or an object with its own
 state_dict() (model, optimizer, grad scaler), so
 adding a field adds it to both. Every RNG of the process is saved beside them
 (batches need none: they are a function of seed and step).
+
+Under torchrun the recorder reads the checkpoint for every rank (`read_checkpoint`), and
+each rank takes back its own RNG where the world size is the same (`restore_rank_rng`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from dataclasses import dataclass, field, fields
 
 import torch
 
-from workbench.checkpoint import rng_state, set_rng_state
+from workbench.checkpoint import load, rng_state, set_rng_state
+from workbench.distributed import Dist
+from workbench.errors import WorkbenchError
 from workbench.window import Speed
 
 
@@ -67,3 +72,28 @@ class TrainState:
                                               f"{self.ema_norm:.3g}"))
             self.ema_norm = norm if self.ema_norm is None else 0.9 * self.ema_norm + 0.1 * norm
         return events
+
+
+def read_checkpoint(run, d: Dist, tok, device) -> dict:
+    """The run's last checkpoint, read before the model is built (build() calls this); under
+    torchrun the recorder reads it and sends it to the other ranks, which need no run folder."""
+
+    def read() -> dict:
+        ckpt = load(run.checkpoint("last"), map_location="cpu" if d.active else device)
+        if ckpt["tokenizer"] != tok.state():
+            raise WorkbenchError(f"{run.id}: the data's vocabulary differs from the checkpoint's; "
+                                 "the dataset changed since the run started")
+        return ckpt
+
+    return d.from_recorder(read) if d.active else read()
+
+
+def restore_rank_rng(ckpt: dict, d: Dist) -> None:
+    """Each rank's own RNG (dropout) when the world size is the one the checkpoint was saved
+    with; TrainState restored the recorder's. Another world size: each rank reseeds from
+    the step, so no two ranks share dropout masks."""
+    by_rank = ckpt.get("rng_by_rank")
+    if by_rank and len(by_rank) == d.world_size:
+        set_rng_state(by_rank[d.rank])
+    elif d.rank:
+        torch.manual_seed(hash((ckpt["step"], d.rank)) % 2**63)

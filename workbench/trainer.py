@@ -10,6 +10,11 @@ Everything recorded goes through a sink (sink.py): the recording API's run handl
 (recording.Recorder, the same one scripts and commands are recorded with) on the
 recording process, nothing elsewhere.
 
+Under torchrun every rank runs this same loop on its share of each step's batches
+(step.py); the recorder (distributed.py) alone writes the run. The ranks must make the same
+collective calls in the same order, so whatever only one rank can see (a stop signal,
+max_time on its clock) is agreed on at log points, and evaluation is never cut short.
+
 How a run ends (status, exit code) is in outcome.py.
 """
 
@@ -28,17 +33,19 @@ import torch
 from workbench import checkpoint, keys
 from workbench.config import Config
 from workbench.device import is_oom
+from workbench.distributed import Dist, report_failure
 from workbench.errors import WorkbenchError
 from workbench.mfu import mfu
 from workbench.outcome import Diverged, Result, StopFlag
 from workbench.progress import NullConsole
+from workbench.rank_telemetry import Latest, share
 from workbench.recording import Recorder
 from workbench.schedule import lr_at
 from workbench.sink import NullSink
 from workbench.smoothing import SmoothedRate, eta_seconds
 from workbench.step import Parts, build, set_lr, train_step
 from workbench.telemetry import TelemetrySampler
-from workbench.train_state import TrainState
+from workbench.train_state import TrainState, read_checkpoint, restore_rank_rng
 from workbench.window import Window
 
 
@@ -51,25 +58,38 @@ class Session:
     sink: NullSink
     console: object  # progress.Console or NullConsole
     flag: StopFlag
+    dist: Dist = field(default_factory=Dist)
     parts: Parts | None = None
     state: TrainState | None = None
     telemetry: TelemetrySampler | None = None
+    gpu_latest: Latest | None = None  # a GPU rank that does not record: its newest reading
     window: Window = field(default_factory=Window)
     rate: SmoothedRate = field(default_factory=SmoothedRate)  # steps/s of wall clock, for the ETA
     last_log: tuple[int, float] | None = None  # (step, time) of the last log point after the first step
     lr: float = 0.0
+    stopping: bool = False  # the ranks agreed to stop (several ranks; one process reads the flag)
+    time_up: bool = False  # the ranks agreed that train.max_time is reached (several ranks)
+
+    @property
+    def ranks(self) -> bool:
+        """Several ranks, which must agree before they stop."""
+        return self.dist.world_size > 1
 
 
 # ---------------------------------------------------------------- the run
 
 
 def train(cfg: Config, run, resume: bool = False, console=None, stop: StopFlag | None = None,
-          sink: NullSink | None = None) -> Result:
-    """Train `cfg` into `run` (a store Run). Never raises: the outcome is in the Result
-    and in run.json. Exceptions print their traceback to stderr (the run's log)."""
+          sink: NullSink | None = None, dist: Dist | None = None) -> Result:
+    """Train `cfg` into `run` (a store Run; None on the ranks that do not record). Never raises:
+    the outcome is in the Result and in run.json. Exceptions print their traceback to stderr
+    (the run's log)."""
     t0 = time.time()
+    dist = dist or Dist()
     with (stop or StopFlag()) as flag:
-        s = Session(cfg, run, sink or Recorder(run), console or NullConsole(), flag)
+        if not dist.is_recorder:
+            sink, console = NullSink(), NullConsole()
+        s = Session(cfg, run, sink or Recorder(run), console or NullConsole(), flag, dist)
         try:
             start(s, resume)
             result = finish(s, loop(s))
@@ -89,39 +109,43 @@ def train(cfg: Config, run, resume: bool = False, console=None, stop: StopFlag |
 
 def start(s: Session, resume: bool) -> None:
     """Data, model, optimizer and, on resume, the checkpoint; the telemetry sampler."""
-    cfg = s.cfg
-    load_ckpt = functools.partial(resume_checkpoint, s.run) if resume else None
-    s.parts = p = build(cfg, load_ckpt=load_ckpt)
+    cfg, d = s.cfg, s.dist
+    load_ckpt = functools.partial(read_checkpoint, s.run, d) if resume else None
+    s.parts = p = build(cfg, load_ckpt=load_ckpt, dist=d)
     s.state = st = TrainState(p.model, p.optimizer, p.scaler)
     setup, counts, tok = p.setup, p.counts, p.ds.tokenizer
+    ranks = f", {d.world_size} ranks" if d.active else ""
     if p.ckpt is not None:
         st.load_state_dict(p.ckpt)
+        restore_rank_rng(p.ckpt, d)
+        was = p.ckpt.get("world_size", 1)
         p.ckpt = None
         s.sink.truncate_after(st.step)
-        s.sink.event("resume", f"resumed at step {st.step} from {s.run.checkpoint('last')}", step=st.step)
+        if s.run is not None:
+            s.sink.event("resume", f"resumed at step {st.step} from {s.run.checkpoint('last')}{ranks}", step=st.step)
+        if was != d.world_size:
+            s.sink.event("resume", f"the run trained on {was} ranks and goes on with {d.world_size}: the global "
+                                   f"batch is now {p.tokens_per_step:,} tokens per step (train.grad_accum "
+                                   "keeps it when scaled by the inverse ratio)", step=st.step)
     else:
-        s.sink.event("start", f"{counts['total']:,} parameters on {setup.device_name}, "
+        s.sink.event("start", f"{counts['total']:,} parameters on {setup.device_name}{ranks}, "
                               f"precision {setup.precision}, compile {setup.compile}", step=0)
-    s.run.update_info(params=counts["total"], params_no_embedding=counts["non_embedding"],
-                      device_name=setup.device_name, torch_version=torch.__version__,
-                      cuda_version=torch.version.cuda or "", max_steps=cfg.train.max_steps or None)
+    if s.run is not None:
+        s.run.update_info(params=counts["total"], params_no_embedding=counts["non_embedding"],
+                          device_name=setup.device_name + (f" ×{d.world_size}" if d.world_size > 1 else ""),
+                          torch_version=torch.__version__, cuda_version=torch.version.cuda or "",
+                          max_steps=cfg.train.max_steps or None)
     device = setup.device
-    s.telemetry = TelemetrySampler(emit=s.sink.telemetry, interval=cfg.system.telemetry_interval,
-                                   cuda_index=(device.index or 0) if device.type == "cuda" else None).start()
-    s.console.message(f"{s.run.id}: {counts['total']:,} parameters ({counts['non_embedding']:,} without "
+    if not d.is_recorder:
+        s.gpu_latest = Latest()  # this rank's GPU, sent to the recorder at log points
+    if d.is_recorder or device.type == "cuda":
+        s.telemetry = TelemetrySampler(emit=s.gpu_latest or s.sink.telemetry, interval=cfg.system.telemetry_interval,
+                                       cuda_index=(device.index or 0) if device.type == "cuda" else None).start()
+    s.console.message(f"{s.run.id if s.run else ''}: {counts['total']:,} parameters ({counts['non_embedding']:,} without "
                       f"embeddings), vocab {tok.vocab_size}, {len(p.ds.train):,} train / {len(p.ds.val):,} "
-                      f"val tokens, {setup.device_name} {setup.precision}, "
+                      f"val tokens, {setup.device_name} {setup.precision}{ranks}, "
                       f"compile {'on' if setup.compile else 'off'}")
     s.console.start(f"training {'from step ' + str(st.step) if st.step else ''}".strip(), st.step, st.best_val)
-
-
-def resume_checkpoint(run, tok, device) -> dict:
-    """The run's last checkpoint, read before the model is built (build() calls this)."""
-    ckpt = checkpoint.load(run.checkpoint("last"), map_location=device)
-    if ckpt["tokenizer"] != tok.state():
-        raise WorkbenchError(f"{run.id}: the data's vocabulary differs from the checkpoint's; "
-                             "the dataset changed since the run started")
-    return ckpt
 
 
 def loop(s: Session) -> str | None:
@@ -131,7 +155,7 @@ def loop(s: Session) -> str | None:
     s.parts.model.train()
     first = True
     reason = limit_reached(s)
-    while reason is None and s.flag.signum is None:
+    while reason is None and not stop_requested(s):
         s.lr = lr_at(st.step, t)
         set_lr(p.optimizer, s.lr)
         step_t0 = time.time()
@@ -153,6 +177,12 @@ def loop(s: Session) -> str | None:
 
 def finish(s: Session, reason: str | None) -> Result:
     """The end: a limit (evaluate, sample, checkpoint) or a signal (checkpoint, stopped)."""
+    result = end(s, reason)
+    s.dist.barrier()  # no rank ends while the recorder still writes: torchrun would kill it
+    return result
+
+
+def end(s: Session, reason: str | None) -> Result:
     if s.window.losses:
         log(s)
     if reason is None:
@@ -171,6 +201,8 @@ def finish(s: Session, reason: str | None) -> Result:
 def failed(s: Session, e: Exception) -> Result:
     """The Result (and the event) for an exception that ended the run."""
     step = s.state.step if s.state is not None else 0
+    if not s.dist.is_recorder and not isinstance(e, (WorkbenchError, Diverged)):
+        report_failure(e)  # the recorder records the run; torchrun's agent learns why this rank ended
     if isinstance(e, WorkbenchError):
         s.sink.event("error", str(e), step=step)
         return Result("failed", str(e), bad_input=True)
@@ -239,9 +271,23 @@ def limit_reached(s: Session) -> str | None:
         return f"reached train.max_steps ({t.max_steps})"
     if t.max_tokens and st.tokens >= t.max_tokens:
         return f"reached train.max_tokens ({t.max_tokens:,})"
-    if t.max_time and st.train_time >= t.max_time:
+    if t.max_time and (s.time_up if s.ranks else st.train_time >= t.max_time):
         return f"reached train.max_time ({t.max_time:g} s)"
     return None
+
+
+def stop_requested(s: Session) -> bool:
+    """A stop signal: at once in one process; with several ranks, once they agreed (log points)."""
+    return s.stopping if s.ranks else s.flag.signum is not None
+
+
+def agree(s: Session) -> None:
+    """Several ranks: share what only some saw (a signal, max_time on their clock); one sync."""
+    t = s.cfg.train
+    signum, time_up = s.dist.max(s.flag.signum or 0, bool(t.max_time and s.state.train_time >= t.max_time))
+    if signum:
+        s.stopping, s.flag.signum = True, s.flag.signum or signum
+    s.time_up = bool(time_up)
 
 
 def at_intervals(s: Session) -> None:
@@ -263,7 +309,11 @@ def at_intervals(s: Session) -> None:
 def log(s: Session) -> None:
     """A log point: the window's mean loss, lr, grad norm, tok/s and MFU; events; the console."""
     st, p = s.state, s.parts
-    losses, norms = s.window.read()  # the one sync
+    losses, norms = s.window.read(s.dist.all_reduce_mean)  # the one sync: the mean over ranks
+    if s.ranks:
+        agree(s)
+        if p.setup.device.type == "cuda" and s.cfg.system.telemetry_interval > 0:
+            share(s.dist, s.gpu_latest, s.sink)  # one series per GPU, other machines' too
     first = st.step - len(losses) + 1
     for i, (loss, norm) in enumerate(zip(losses, norms, strict=True)):
         if not math.isfinite(loss):
@@ -281,7 +331,7 @@ def log(s: Session) -> None:
         tok_s = s.window.steps * p.tokens_per_step / seconds
         values[keys.TOK_PER_S] = tok_s
         values[keys.STEP_MS] = 1000 * seconds / s.window.steps
-        run_mfu = mfu(tok_s, p.flops_per_token, p.peak)
+        run_mfu = mfu(tok_s, p.flops_per_token, p.peak, devices=s.dist.world_size)
         if run_mfu is not None:
             values[keys.MFU] = run_mfu
         st.speed.add(s.window.steps * p.tokens_per_step, seconds)
@@ -301,20 +351,24 @@ def log(s: Session) -> None:
 
 @torch.no_grad()
 def evaluate(p: Parts, cfg: Config, flag: StopFlag) -> dict[str, float] | None:
-    """Mean loss on eval.batches batches of each split; None when a signal cut it short."""
+    """Mean loss on eval.batches batches of each split, each rank taking every world_size-th
+    batch; None when a signal cut it short (one process only: ranks must all finish it)."""
     p.model.eval()
     out = {}
+    d = p.dist
     for split, batches in (("train", p.train_batches), ("val", p.val_batches)):
-        losses = torch.zeros(cfg.eval.batches, device=p.setup.device)
-        for k in range(cfg.eval.batches):
-            if flag.signum is not None:  # stop promptly: a long evaluation is not worth the wait
+        total = torch.zeros(2, device=p.setup.device)  # loss sum, batches
+        for k in range(d.rank, cfg.eval.batches, d.world_size):
+            if flag.signum is not None and d.world_size == 1:  # stop promptly: not worth the wait
                 p.model.train()
                 return None
             x, y = batches.draw(batches.EVAL, k)  # the same batches at every evaluation
             with p.setup.autocast():
                 _, loss = p.compiled(x, y)
-            losses[k] = loss.float()
-        out[split] = losses.mean().item()
+            total[0] += loss.float()
+            total[1] += 1
+        d.all_reduce_sum(total)
+        out[split] = (total[0] / total[1]).item()
     p.model.train()
     return out
 
@@ -350,6 +404,8 @@ def sample(p: Parts, cfg: Config) -> str:
 
 
 def sample_and_record(s: Session) -> None:
+    if not s.dist.is_recorder:  # one sample per run; the other ranks wait for it in the next step
+        return
     st = s.state
     sample_t0 = time.time()
     text = sample(s.parts, s.cfg)  # ends with .tolist(): the device is done
@@ -359,10 +415,11 @@ def sample_and_record(s: Session) -> None:
 
 def save_last(s: Session, why: str) -> None:
     """checkpoints/last.pt, after checking the window's losses (a NaN ends the run first)."""
-    if s.window.losses and not s.window.all_finite():
+    if s.window.losses and (s.ranks or not s.window.all_finite()):  # ranks: each sees only its losses
         log(s)  # raises Diverged naming the step
     save(s, "last")
-    s.sink.event("checkpoint", f"{why}: {s.run.checkpoint('last')}", step=s.state.step)
+    if s.run is not None:
+        s.sink.event("checkpoint", f"{why}: {s.run.checkpoint('last')}", step=s.state.step)
 
 
 def save(s: Session, name: str) -> None:
@@ -372,11 +429,18 @@ def save(s: Session, name: str) -> None:
     if not st.weights_finite():
         raise Diverged(f"the weights became NaN/Inf by step {st.step}; {kept(s)} (try a lower "
                        "train.lr, a longer train.warmup_steps or train.grad_clip)")
+    by_rank = s.dist.gather(checkpoint.rng_state()) if s.ranks else None  # every rank takes part
+    if s.run is None:
+        return  # the recorder writes it, once; the model's state is the same on every rank
     s.sink.flush()
+    extra = {"world_size": s.dist.world_size, **({"rng_by_rank": by_rank} if by_rank else {})}
     checkpoint.save(s.run.checkpoints_dir / f"{name}.pt",
-                    {**st.state_dict(), "config": s.cfg.to_dict(), "tokenizer": s.parts.ds.tokenizer.state()})
+                    {**st.state_dict(), "config": s.cfg.to_dict(), "tokenizer": s.parts.ds.tokenizer.state(),
+                     **extra})
 
 
 def kept(s: Session) -> str:
+    if s.run is None:
+        return "the recorder keeps the last good checkpoint"
     last = s.run.checkpoint("last")
     return "the last good checkpoint is kept" if last.exists() else "no checkpoint was written"

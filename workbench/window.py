@@ -29,9 +29,11 @@ class Window:
             self.norms.append(norm)
         self.steps += int(timed)
 
-    def read(self) -> tuple[list[float], list[float | None]]:
-        """The window's per-step losses and grad norms as floats (the sync); empties the window."""
-        losses = torch.stack(self.losses).float().tolist()
+    def read(self, reduce=None) -> tuple[list[float], list[float | None]]:
+        """The window's per-step losses (through `reduce`, e.g. the mean over ranks) and grad norms
+        as floats (the sync); empties the window."""
+        stacked = torch.stack(self.losses).float()
+        losses = (reduce(stacked) if reduce else stacked).tolist()
         norms = torch.stack(self.norms).float().tolist() if self.norms else [None] * len(losses)
         self.losses.clear()
         self.norms.clear()

@@ -245,8 +245,12 @@ class RunTail:
             return
         self._telemetry_cursor = top
         r = self.reader
-        snap.telemetry = {k: r.series(k, table="telemetry", max_points=TELEMETRY_POINTS) for k in TELEMETRY_KEYS}
         snap.telemetry_now = r.telemetry_latest()
+        # a data-parallel run's other GPUs: gpu1/util, gpu2/util, …
+        others = sorted((k for k in snap.telemetry_now if keys.rank_of_key(k) is not None and k.endswith("/util")),
+                        key=keys.rank_of_key)
+        snap.telemetry = {k: r.series(k, table="telemetry", max_points=TELEMETRY_POINTS)
+                          for k in (*TELEMETRY_KEYS, *others)}
         snap.available = sorted(set(r.keys()) | set(r.telemetry_keys()))
         snap.by_time = sorted(self._tele_keys)
         charted = [k for k in self.chart_keys if k in self._tele_keys]

@@ -64,6 +64,10 @@ class TelemetryPanel(Static):
                                                            (keys.GPU_SM_CLOCK_MHZ, " MHz")) if k in self.now]
             if extra:
                 t.append(" · ".join(extra) + "\n", style="dim")
+            for key in sorted((k for k in self.telemetry if keys.rank_of_key(k) is not None), key=keys.rank_of_key):
+                u = self.now.get(key)  # a data-parallel run's other GPUs, by rank
+                line(f"gpu{keys.rank_of_key(key)}", [v for _, v in self.telemetry[key]],
+                     f"{u:.0f}%" if u is not None else "-", 0, 100, "green")
         else:
             cpu = [v for _, v in self.telemetry.get(keys.CPU_PERCENT, [])]
             c = self.now.get(keys.CPU_PERCENT)
