@@ -377,11 +377,17 @@ def load_config(path: str | Path, overrides: list[str] | tuple = ()) -> Config:
     merged["experiment"] = dict(leaf.get("experiment", {}))
     merged["experiment"].setdefault("name", Path(path).stem)
     merged["experiment"]["extends"] = ""  # flattened: the resolved config stands alone
+    merged = apply_overrides(merged, overrides)
+    return from_dict(_init_from(merged, str(path)), where=str(path))
+
+
+def apply_overrides(merged: dict[str, dict[str, Any]], overrides: list[str] | tuple) -> dict[str, dict[str, Any]]:
+    """--set KEY=VALUE on a config dict; paths in them are relative to the cwd."""
     for text in overrides:
         section, name, value = parse_override(text)
         raw = _absolute_paths(check_raw(f"--set {text}", {section: {name: value}}), Path.cwd())
         merged = merge(merged, raw)
-    return from_dict(_init_from(merged, str(path)), where=str(path))
+    return merged
 
 
 def from_dict(d: dict[str, dict[str, Any]], where: str = "config") -> Config:

@@ -64,10 +64,14 @@ def model_keys(folder: str | Path, block_size: int | None, where: str) -> dict:
     if block_size and block_size > n_pos:
         raise WorkbenchError(f"{where}: 'model.block_size' is {block_size}, but the model in {folder} "
                              f"has {n_pos} positions; use at most {n_pos}")
-    return {"kind": "gpt", "n_layer": int(c["n_layer"]), "n_head": int(c["n_head"]), "n_embd": n_embd,
+    keys = {"kind": "gpt", "n_layer": int(c["n_layer"]), "n_head": int(c["n_head"]), "n_embd": n_embd,
             "head_size": 0, "block_size": block_size or n_pos, "bias": True, "ffn": True,
             "ffn_mult": inner // n_embd, "ffn_proj": True, "activation": ACTIVATIONS[act], "residual": True,
-            "attn_proj": True, "layernorm": True, "tie_weights": bool(c.get("tie_word_embeddings", True))}
+            "attn_proj": True, "layernorm": True, "tie_weights": bool(c.get("tie_word_embeddings", True)),
+            "pos_emb": True}
+    from workbench.config import section_keys
+
+    return {k: v for k, v in keys.items() if k in section_keys("model")}  # pos_emb: where [model] has it
 
 
 def read_weights(folder: str | Path) -> dict:

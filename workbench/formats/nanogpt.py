@@ -23,7 +23,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from workbench.config import Config, check_data_files, check_raw, from_dict, merge, parse_override
+from workbench.config import Config, apply_overrides, check_raw, check_runnable, from_dict
 from workbench.errors import WorkbenchError
 
 RENAMES = (("transformer.h.", "blocks."), ("transformer.", ""), (".attn.c_attn.", ".attn.qkv."),
@@ -79,10 +79,13 @@ def _number(c: dict, key: str, kind: type):
 def to_config(ck: dict, name: str, where: str, overrides: list[str] | tuple = ()) -> Config:
     """The run's config: model_args for the model, nanoGPT's train.py settings for the rest."""
     a, c = ck["model_args"], ck.get("config") if isinstance(ck.get("config"), dict) else {}
-    rows = int(a.get("vocab_size") or 0)
-    model = {"n_layer": int(a["n_layer"]), "n_head": int(a["n_head"]), "n_embd": int(a["n_embd"]),
-             "block_size": int(a["block_size"]), "bias": bool(a.get("bias", False)),
-             "dropout": float(a.get("dropout", 0.0)), "kind": "gpt", "tie_weights": True}
+    try:
+        rows = int(a.get("vocab_size") or 0)
+        model = {"n_layer": int(a["n_layer"]), "n_head": int(a["n_head"]), "n_embd": int(a["n_embd"]),
+                 "block_size": int(a["block_size"]), "bias": bool(a.get("bias", False)),
+                 "dropout": float(a.get("dropout", 0.0)), "kind": "gpt", "tie_weights": True}
+    except (KeyError, TypeError, ValueError) as e:
+        raise WorkbenchError(f"{where}: model_args lacks a usable {e}; not a nanoGPT checkpoint") from None
     train = {"batch_size": _number(c, "batch_size", int), "grad_accum": _number(c, "gradient_accumulation_steps", int),
              "max_steps": _number(c, "max_iters", int), "lr": _number(c, "learning_rate", float),
              "min_lr": _number(c, "min_lr", float), "warmup_steps": _number(c, "warmup_iters", int),
@@ -100,10 +103,7 @@ def to_config(ck: dict, name: str, where: str, overrides: list[str] | tuple = ()
          "train": {k: v for k, v in train.items() if v is not None},
          "eval": {k: v for k, v in evals.items() if v is not None},
          "checkpoint": {k: v for k, v in {"interval": evals["interval"]}.items() if v is not None}}
-    d = check_raw(where, d)
-    for text in overrides:
-        section, key, value = parse_override(text)
-        d = merge(d, check_raw(f"--set {text}", {section: {key: value}}))
+    d = apply_overrides(check_raw(where, d), overrides)
     named = d["data"].get("dataset") or d["data"].get("train_bin")
     if dataset not in DATASETS and not named and d["data"]["tokenizer"] == "char":
         raise WorkbenchError(f"{where}: trained on nanoGPT's {dataset or 'unknown'!r} characters, whose "
@@ -189,7 +189,7 @@ def import_checkpoint(path: str | Path, store, name: str | None = None, override
     ck = read_checkpoint(path)
     dataset = ck.get("config", {}).get("dataset", "") if isinstance(ck.get("config"), dict) else ""
     cfg = to_config(ck, name or f"nanogpt-{dataset or 'import'}", where, overrides)
-    check_data_files(cfg, where)
+    check_runnable(cfg, where)
     parts = build(cfg)
     tok, rows = parts.ds.tokenizer, int(ck["model_args"].get("vocab_size") or 0)
     if rows < tok.vocab_size or (tok.kind == "char" and rows != tok.vocab_size):
