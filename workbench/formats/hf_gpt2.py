@@ -184,7 +184,7 @@ def export_run(run, out: Path, which: str = "last") -> Path:
               "resid_pdrop": m.dropout, "embd_pdrop": m.dropout, "attn_pdrop": m.dropout,
               "layer_norm_epsilon": 1e-5, "initializer_range": 0.02, "tie_word_embeddings": m.tie_weights,
               "scale_attn_weights": True, "use_cache": True, "torch_dtype": "float32"}
-    if vocab == GPT2_VOCAB:
-        config.update(bos_token_id=50256, eos_token_id=50256)
+    eot = 50256 if vocab == GPT2_VOCAB else None  # GPT2Config's default would lie outside a char vocabulary
+    config.update(bos_token_id=eot, eos_token_id=eot)
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     return out
