@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, cli, write_fake_run
+from tests.conftest import ROOT, cli, workbench_cmd, workbench_env, write_fake_run
 from workbench.store import RunStore
 
 
@@ -33,8 +33,36 @@ def test_ls_table_and_json(store, capsys):
 
 
 def test_ls_empty_store_says_what_to_do(runs_dir, capsys):
+    runs_dir.mkdir()
     code, out, _ = cli(capsys, "ls", "--runs-dir", str(runs_dir))
     assert code == 0 and "no runs" in out and "workbench run" in out
+
+
+def test_ls_filters_that_match_nothing_say_so(store, capsys):
+    code, out, _ = cli(capsys, "ls", "--status", "failed", "--runs-dir", str(store.root))
+    assert code == 0 and "no runs with status 'failed'" in out and "workbench ls" in out
+
+
+def test_a_runs_dir_that_is_not_there_is_an_error(tmp_path, capsys):
+    code, _, err = cli(capsys, "ls", "--runs-dir", str(tmp_path / "nope"))
+    assert code == 2 and "no such folder" in err
+
+
+def test_no_colour_codes_into_pipes_or_with_no_color(store, monkeypatch):
+    from workbench.formatting import use_color
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert use_color(Tty()) and not use_color(io.StringIO())
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not use_color(Tty())
+    for args in (["ls"], ["show", "alpha"], ["compare", "alpha", "beta"]):
+        out = subprocess.run(workbench_cmd(*args, "--runs-dir", str(store.root)), capture_output=True,
+                             text=True, timeout=60, cwd=ROOT, env=workbench_env())
+        assert out.returncode == 0 and "\x1b[" not in out.stdout, args
 
 
 def test_show_json_has_summary_fields(store, capsys):
@@ -68,6 +96,8 @@ def test_compare_and_diff(store, capsys, tmp_path):
     assert code == 0 and "model.n_layer" in out
     code, _, err = cli(capsys, "compare", "alpha", "--runs-dir", str(store.root))
     assert code == 2 and "two or more" in err
+    code, _, err = cli(capsys, "compare", "alpha", "gamma", "--key", "eval/val_los", "--runs-dir", str(store.root))
+    assert code == 2 and "did you mean 'eval/val_loss'" in err
 
 
 def test_rm_refuses_running_unless_forced(runs_dir, capsys):

@@ -16,6 +16,10 @@ import sys
 from workbench import __version__
 from workbench.errors import WorkbenchError
 
+DEFAULT_RUNS_DIR = "runs"
+# commands that only read or change existing runs: a --runs-dir that is not there is a mistake
+READS_RUNS = {"ls", "show", "compare", "diff", "export", "rm", "stop", "resume", "sample"}
+
 # Order in `workbench --help`; modules not listed come after, alphabetically.
 ORDER = ["init", "run", "resume", "ls", "show", "compare", "diff", "config", "stop", "sample",
          "rm", "export", "import", "gpu", "bench", "profile"]
@@ -41,7 +45,7 @@ def add_launch(parser: argparse.ArgumentParser) -> None:
 def add_runs_dir(parser: argparse.ArgumentParser, top: bool = False) -> None:
     """--runs-dir works before or after the command; SUPPRESS keeps a subcommand from
     overwriting the value given before it."""
-    default = os.environ.get("WORKBENCH_RUNS_DIR", "runs") if top else argparse.SUPPRESS
+    default = os.environ.get("WORKBENCH_RUNS_DIR", DEFAULT_RUNS_DIR) if top else argparse.SUPPRESS
     parser.add_argument("--runs-dir", default=default,
                         help="the run store folder (default: $WORKBENCH_RUNS_DIR or ./runs)")
 
@@ -69,6 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_runs_dir(args: argparse.Namespace) -> None:
+    """The default ./runs may not exist yet (`ls` says how to start one); a folder named with
+    --runs-dir or $WORKBENCH_RUNS_DIR must."""
+    from pathlib import Path
+
+    folder = getattr(args, "runs_dir", DEFAULT_RUNS_DIR)
+    if args.command in READS_RUNS and folder != DEFAULT_RUNS_DIR and not Path(folder).is_dir():
+        raise WorkbenchError(f"--runs-dir {folder}: no such folder (give the folder that holds the run "
+                             "folders; the default is ./runs)")
+
+
 def open_tui(args: argparse.Namespace) -> int:
     from workbench.tui.app import run_app
 
@@ -88,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     args.cmd_argv = command
     func = getattr(args, "func", open_tui)
     try:
+        check_runs_dir(args)
         return func(args) or 0
     except WorkbenchError as e:
         print(f"workbench: error: {e}", file=sys.stderr)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import difflib
 import time
 
 STATUS_SYMBOL = {"running": "●", "finished": "✓", "stopped": "■", "failed": "✗", "diverged": "✗",
                  "crashed": "✗", "damaged": "!"}
 STATUS_COLOR = {"running": "green", "finished": "cyan", "stopped": "yellow", "failed": "red",
                 "diverged": "magenta", "crashed": "red", "damaged": "red"}
+
+
+def nearest(word: str, options: list[str]) -> str | None:
+    """The option most like `word` (a mistyped key), or None."""
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
+    return close[0] if close else None
 
 
 def fmt_loss(v: float | None, none: str = "-") -> str:
@@ -96,6 +103,13 @@ SUMMARY_ROWS = [
     ("wall time", "wall_time_s", fmt_duration),
     ("params", "params", fmt_params),
 ]
+
+
+def use_color(stream) -> bool:
+    """Colour codes only to a terminal, and never with NO_COLOR set (https://no-color.org)."""
+    import os
+
+    return stream.isatty() and not os.environ.get("NO_COLOR")
 
 
 ANSI = {"green": "32", "cyan": "36", "yellow": "33", "red": "31", "magenta": "35", "bold": "1"}

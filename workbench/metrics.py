@@ -343,6 +343,13 @@ class MetricsReader:
         rows = [Scalar(*r) for r in self._query(sql + " ORDER BY id LIMIT ?", args + (limit,))]
         return rows, (rows[-1].id if rows else cursor)
 
+    def rows(self, key: str, after_id: int = -1, limit: int = 50_000) -> list[Scalar]:
+        """One key's rows in the order written (= by step: a resume drops what came after its
+        checkpoint), `limit` at a time after the row id `after_id`."""
+        return [Scalar(*r) for r in self._query(
+            "SELECT id, step, tokens, time, key, value FROM scalars WHERE key = ? AND id > ? ORDER BY id LIMIT ?",
+            (key, after_id, limit))]
+
     def max_id(self, table: str = "scalars") -> int:
         assert table in ("scalars", "telemetry", "samples", "events")
         rows = self._query(f"SELECT MAX(id) FROM {table}")

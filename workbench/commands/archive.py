@@ -12,13 +12,17 @@ from workbench.store import RunStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="pack a run into a .tar.gz, or write it for Hugging Face or TensorBoard",
+    p = sub.add_parser("export", help="pack a run into a .tar.gz, or write it as CSV/JSON, for Hugging Face "
+                                      "or TensorBoard",
                        description="Pack runs/<RUN>/ (config, run.json, metrics, checkpoints, log) "
                                    "into a gzipped tar archive that `workbench import` unpacks. "
                                    "Unfinished temp files (a checkpoint being written) are left out. "
                                    "--hf writes the model as a Hugging Face GPT-2 folder; --tensorboard "
-                                   "writes the runs' scalars and samples as TensorBoard event files.")
-    p.add_argument("run", metavar="RUN", nargs="+", help="run id or unique prefix (several with --tensorboard)")
+                                   "writes the runs' scalars and samples as TensorBoard event files; "
+                                   "--csv and --json write the runs' scalars as one long table "
+                                   "(run, key, step, tokens, time, value).")
+    p.add_argument("run", metavar="RUN", nargs="+",
+                   help="run id or unique prefix (several with --tensorboard, --csv, --json)")
     p.add_argument("-o", "--output", help="archive path (default: <run-id>.tar.gz)")
     p.add_argument("--no-checkpoints", action="store_true", help="leave checkpoints/ out (much smaller)")
     p.add_argument("--hf", metavar="DIR", help="write config.json + model.safetensors that transformers' "
@@ -27,6 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --hf: which checkpoint (default: last)")
     p.add_argument("--tensorboard", metavar="DIR", help="write each run's scalars and samples under "
                                                         "DIR/<run-id>/ as event files (extra: tensorboard)")
+    p.add_argument("--csv", metavar="FILE", help="write the runs' scalars as one long CSV table")
+    p.add_argument("--json", metavar="FILE", help="the same table as a JSON list of objects")
+    p.add_argument("--key", action="append", metavar="KEY",
+                   help="with --csv/--json: only this series, e.g. eval/val_loss (repeatable; default: all)")
     add_runs_dir(p)
     p.set_defaults(func=export)
 
@@ -56,6 +64,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def export(args: argparse.Namespace) -> int:
     store = RunStore(args.runs_dir)
+    if args.csv or args.json:
+        return export_table(args, store)
+    if args.key:
+        raise WorkbenchError("--key goes with --csv or --json")
     if args.hf or args.tensorboard:
         return export_format(args, store)
     if len(args.run) > 1:
@@ -66,6 +78,19 @@ def export(args: argparse.Namespace) -> int:
     out = Path(args.output or f"{r.id}.tar.gz")
     pack(r, out, checkpoints=not args.no_checkpoints)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def export_table(args: argparse.Namespace, store: RunStore) -> int:
+    """--csv and --json: the chosen series of the chosen runs, one row per point."""
+    from workbench.formats.table import write
+
+    if sum(bool(x) for x in (args.csv, args.json, args.hf, args.tensorboard, args.output)) > 1:
+        raise WorkbenchError("give one of -o (an archive), --csv FILE, --json FILE, --hf DIR or --tensorboard DIR")
+    runs = [store.resolve(ref) for ref in args.run]
+    out = Path(args.csv or args.json)
+    n = write(runs, out, "csv" if args.csv else "json", args.key)
+    print(f"wrote {out} ({n:,} rows from {len(runs)} run{'s' if len(runs) > 1 else ''})")
     return 0
 
 

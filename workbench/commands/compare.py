@@ -9,7 +9,7 @@ from workbench import keys
 from workbench.cli import add_runs_dir
 from workbench.config import diff_configs, flatten
 from workbench.errors import WorkbenchError
-from workbench.formatting import SUMMARY_ROWS, fmt_steps, fmt_value
+from workbench.formatting import SUMMARY_ROWS, fmt_steps, fmt_value, nearest, use_color
 from workbench.store import RunStore
 
 
@@ -66,13 +66,18 @@ def run(args: argparse.Namespace) -> int:
         con.print("configs are identical")
 
     if not args.no_plot:
-        plot_curves(runs, args.key, args.x, con.width)
+        plot_curves(runs, args.key, args.x, con.width, color=use_color(sys.stdout))
     return 0
 
 
-def plot_curves(runs: list, key: str, x: str, width: int) -> None:
+def plot_curves(runs: list, key: str, x: str, width: int, color: bool) -> None:
     import plotext as plt
 
+    recorded = {k for r in runs for k in _keys(r)}
+    if key not in recorded:
+        hint = nearest(key, sorted(recorded))
+        raise WorkbenchError(f"--key {key!r}: none of the runs recorded it" +
+                             (f"; did you mean {hint!r}?" if hint else f"; they have: {', '.join(sorted(recorded))}"))
     plt.clear_figure()
     plotted = 0
     for r in runs:
@@ -87,5 +92,14 @@ def plot_curves(runs: list, key: str, x: str, width: int) -> None:
     plt.xlabel({"time": "seconds"}.get(x, x))
     plt.plotsize(min(width, 120), 20)
     plt.theme("clear")
+    text = plt.build()
     print()
-    plt.show()
+    print(text if color else plt.uncolorize(text))  # no colour codes into a file, a pipe, or with NO_COLOR
+
+
+def _keys(run) -> list[str]:
+    r = run.reader()
+    try:
+        return r.keys() + r.telemetry_keys()
+    finally:
+        r.close()

@@ -15,6 +15,7 @@ from workbench.formatting import (
     fmt_steps,
     fmt_time,
     plain_table,
+    use_color,
 )
 from workbench.store import STATUSES, RunStore
 
@@ -54,13 +55,17 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
         return 0
     if not data:
-        print(f"no runs in {store.root}/ — start one with `workbench run experiments/tiny.toml`")
+        if args.status or args.experiment:
+            what = " and ".join(f"{k} {v!r}" for k, v in (("status", args.status), ("experiment", args.experiment))
+                                if v)
+            print(f"no runs with {what} in {store.root}/ (`workbench ls` lists them all)")
+        else:
+            print(f"no runs in {store.root}/ — start one with `workbench run experiments/tiny.toml`")
         return 0
     cells = [[r["id"], r["experiment"], r["status"], fmt_steps(r["step"], r["max_steps"]),
               fmt_loss(r["best_val_loss"]), fmt_rate(r["tokens_per_sec"]), fmt_time(r["started"]),
               fmt_duration(r["train_time_s"]), fmt_duration(r["wall_time_s"])] for r in data]
-    tty = sys.stdout.isatty()
-    colors = [STATUS_COLOR.get(r["status"]) for r in data] if tty else None
+    colors = [STATUS_COLOR.get(r["status"]) for r in data] if use_color(sys.stdout) else None
     print(plain_table(["id", "experiment", "status", "step", "best val", "tok/s mean", "started", "training",
                        "wall"], cells, right={3, 4, 5, 7, 8}, colors=colors, color_col=2))
     for r in data:

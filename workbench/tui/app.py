@@ -8,6 +8,7 @@ leaves the runs going. Nothing here imports torch.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from textual import work
@@ -39,6 +40,8 @@ class WorkbenchApp(App):
     BINDINGS = [
         Binding("q", "quit", "quit"),
         Binding("question_mark", "help", "help"),
+        Binding("w", "save_svg", "save as SVG", show=False),
+        Binding("ctrl+c", "quit", "quit", show=False, priority=True),  # as q: training goes on
     ]
 
     def __init__(self, runs_dir: str | Path = "runs", experiments_dir: str | Path = "experiments",
@@ -49,6 +52,7 @@ class WorkbenchApp(App):
         self.location = location if location is not None else pretty_path(Path.cwd())
         self.poll_interval = poll_interval
         self.run_colors = RunColors()  # one colour per run, in every pane and screen
+        self.svg_dir = Path.cwd()  # where `w` saves the screen
 
     def on_mount(self) -> None:
         self.push_screen(HomeScreen())
@@ -64,6 +68,17 @@ class WorkbenchApp(App):
 
     def open_compare(self, run_ids: list[str]) -> None:
         self.push_screen(CompareScreen(run_ids))
+
+    def action_save_svg(self) -> None:
+        """The current screen as an SVG file in the folder workbench runs in."""
+        name = type(self.screen).__name__.removesuffix("Screen").lower() or "screen"
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        try:
+            path = self.save_screenshot(f"workbench-{name}-{stamp}.svg", str(self.svg_dir))
+        except OSError as e:
+            self.notify(f"could not save the screen: {e}", severity="error")
+            return
+        self.notify(f"saved {path}")
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -28,7 +28,8 @@ KEYS = [
                    ("x", "stop the run (asks first)"), ("r", "resume"), ("tab", "focus the next pane (scroll with ↑/↓)")]),
     ("Compare", [("b", "pin the next run as the baseline, drawn on top (then none)"),
                  ("←/→", "samples at an earlier / later step"), ("↑/↓ pgup/pgdn", "scroll")]),
-    ("Everywhere", [("esc", "back"), ("?", "this help"), ("q", "quit (training goes on)")]),
+    ("Everywhere", [("esc", "back"), ("?", "this help"), ("w", "save the screen as an SVG file here"),
+                    ("q ctrl+c", "quit (training goes on)")]),
 ]
 
 
