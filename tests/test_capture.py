@@ -64,6 +64,8 @@ def test_user_regex_and_other_lines():
         [(300, {"epoch": 2.0, "train/loss": 1.2})]
     assert cap.feed("step 9 loss nan\n")[0].values["train/loss"] != cap.feed("step 9 loss nan\n")[0].values["train/loss"]
     assert cap.feed("no step here: loss 2.0\nprint({'a': 1} if x else y)\n") == []
+    odd = Capture.with_regexes([r"at (?P<step>\S+) L=(?P<loss>\S+)"])
+    assert [(p.step, p.values) for p in odd.feed("at start L=2.5\n")] == [(0, {"train/loss": 2.5})]
 
 
 def test_bad_regex_is_bad_input():

@@ -80,7 +80,9 @@ class Capture:
     def _from_match(self, m: re.Match) -> Point | None:
         groups = {k: v for k, v in m.groupdict().items() if v is not None}
         if "step" in groups:
-            self.step = int(float(groups.pop("step")))
+            step = _float(groups.pop("step"))
+            if step is not None and math.isfinite(step):
+                self.step = int(step)
         values = {}
         for name, text in groups.items():
             v = _float(text)
