@@ -97,7 +97,8 @@ def _config(args: argparse.Namespace, store):
         return _apply_overrides(r.config(), args.overrides) if args.overrides else r.config()
     if not args.experiment:
         raise WorkbenchError("name an experiment file, e.g. `workbench run experiments/tiny.toml`, "
-                             "or use --resume RUN")
+                             "use --resume RUN, or give your own command after --: "
+                             "`workbench run -- python train.py`")
     cfg = load_config(args.experiment, args.overrides)
     if args.name:
         cfg.experiment.name = args.name
