@@ -73,6 +73,8 @@ class ModelConfig:
     residual: bool = key(True, "Residual connections around attention and feed-forward.")
     attn_proj: bool = key(True, "Output projection after the concatenated heads.")
     layernorm: bool = key(True, "Pre-norm LayerNorm in each block and before the lm head.")
+    pos_emb: bool = key(True, "Learned position embeddings added to the token embeddings (off: the "
+                              "model sees no positions, only the causal mask).")
     tie_weights: bool = key(True, "Share the lm_head weight with the token embedding.")
     attention: str = key("sdpa", "'sdpa' (flash attention where available) or 'manual' masked softmax.", ("sdpa", "manual"))
     vocab_multiple: int = key(64, "Pad the vocabulary to a multiple of this (1 = no padding).")
@@ -137,6 +139,8 @@ class SampleConfig:
 class CheckpointConfig:
     interval: int = key(1000, "Steps between checkpoints (0 = only at the end and on stop).")
     keep_best: bool = key(True, "Also keep the checkpoint with the best val loss (best.pt).")
+    keep_init: bool = key(False, "Keep the model as initialised (init.pt, weights only), e.g. for `workbench attn`.")
+    keep_every: int = key(0, "Keep the weights every N steps as step-NNNNNNN.pt (0 = off); for looking back in time.")
 
 
 @dataclass
@@ -414,8 +418,8 @@ def validate(cfg: Config, where: str) -> None:
         ("train.max_tokens", t.max_tokens, 0), ("train.warmup_steps", t.warmup_steps, 0),
         ("train.decay_steps", t.decay_steps, 0), ("eval.interval", cfg.eval.interval, 0),
         ("sample.max_new_tokens", cfg.sample.max_new_tokens, 0), ("sample.top_k", cfg.sample.top_k, 0),
-        ("checkpoint.interval", cfg.checkpoint.interval, 0), ("sample.interval", cfg.sample.interval, -1),
-        ("system.threads", cfg.system.threads, 0),
+        ("checkpoint.interval", cfg.checkpoint.interval, 0), ("checkpoint.keep_every", cfg.checkpoint.keep_every, 0),
+        ("sample.interval", cfg.sample.interval, -1), ("system.threads", cfg.system.threads, 0),
     ]:
         if value < low:
             fail(f"'{dotted}' is {value}; it must be at least {low}")

@@ -42,12 +42,27 @@ class CausalSelfAttention(nn.Module):
             mask = torch.tril(torch.ones(m.block_size, m.block_size, dtype=torch.bool))
             self.register_buffer("mask", mask.view(1, 1, m.block_size, m.block_size), persistent=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         B, T, _ = x.size()
         q, k, v = self.qkv(x).split(self.n_head * self.head_size, dim=2)
         q = q.view(B, T, self.n_head, self.head_size).transpose(1, 2)  # (B, nh, T, hs)
         k = k.view(B, T, self.n_head, self.head_size).transpose(1, 2)
         v = v.view(B, T, self.n_head, self.head_size).transpose(1, 2)
+        return q, k, v
+
+    def weights(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention weights (B, nh, T, T) for input x, from this layer's own q and k.
+        Only for inspection: the fused path never materializes them, so they are recomputed
+        here (the same masked softmax as the manual path) and training never pays for it."""
+        q, k, _ = self.heads(x)
+        T = x.size(1)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(self.head_size))
+        causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+        return F.softmax(att.masked_fill(~causal, float("-inf")), dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, _ = x.size()
+        q, k, v = self.heads(x)
         if self.manual:
             att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(self.head_size))
             att = att.masked_fill(~self.mask[:, :, :T, :T], float("-inf"))
@@ -181,7 +196,7 @@ class GPT(LanguageModel):
         self.padded_vocab = padded_vocab(vocab_size, m.vocab_multiple)
         self.tie_weights = m.tie_weights
         self.wte = nn.Embedding(self.padded_vocab, m.n_embd)
-        self.wpe = nn.Embedding(m.block_size, m.n_embd)
+        self.wpe = nn.Embedding(m.block_size, m.n_embd) if m.pos_emb else None
         self.drop = nn.Dropout(m.dropout)
         self.blocks = nn.ModuleList([Block(m, head_size) for _ in range(m.n_layer)])
         self.ln_f = nn.LayerNorm(m.n_embd, bias=m.bias) if m.layernorm else nn.Identity()
@@ -203,12 +218,18 @@ class GPT(LanguageModel):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
+    def embed(self, idx: torch.Tensor) -> torch.Tensor:
+        """Token embeddings plus, with model.pos_emb, position embeddings: the blocks' input."""
+        x = self.wte(idx)
+        if self.wpe is not None:
+            x = x + self.wpe(torch.arange(idx.size(1), dtype=torch.long, device=idx.device))
+        return self.drop(x)
+
     def forward(self, idx, targets=None):
         T = idx.size(1)
         if T > self.block_size:
             raise ValueError(f"sequence of {T} tokens is longer than block_size {self.block_size}")
-        pos = torch.arange(T, dtype=torch.long, device=idx.device)
-        x = self.drop(self.wte(idx) + self.wpe(pos))
+        x = self.embed(idx)
         for block in self.blocks:
             x = block(x)
         x = self.ln_f(x)
@@ -220,7 +241,7 @@ class GPT(LanguageModel):
         """total; non_embedding (without token and position embeddings); flops, the N of
         6N FLOPs per token (non-embedding plus the lm head: with tied weights, total - wpe)."""
         total = sum(p.numel() for p in self.parameters())  # a tied weight counts once
-        wte, wpe = self.wte.weight.numel(), self.wpe.weight.numel()
+        wte, wpe = self.wte.weight.numel(), self.wpe.weight.numel() if self.wpe is not None else 0
         non_embedding = total - wpe - wte  # an untied lm_head stays in
         flops = total - wpe if self.tie_weights else total - wpe - wte
         return {"total": total, "non_embedding": non_embedding, "flops": flops}
