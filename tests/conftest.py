@@ -154,3 +154,13 @@ def pinned_tui(monkeypatch: pytest.MonkeyPatch) -> None:
     yield
     monkeypatch.undo()
     time.tzset()
+
+
+@pytest.fixture
+def inspect_store(tui_store) -> tuple[Path, Path]:
+    """tui_store whose run tiny-20260101-120000 has init, step-6, best and last checkpoints."""
+    from fixtures_attn import tiny_config, write_checkpoints
+
+    runs, _ = tui_store
+    write_checkpoints(runs / "tiny-20260101-120000" / "checkpoints", tiny_config())
+    return tui_store

@@ -74,3 +74,21 @@ def test_compare_snapshot(snap_compare, tui_store, pinned_tui, size):
         await until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.data is not None)
 
     assert snap_compare(make_app(tui_store), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_inspect_snapshot(snap_compare, inspect_store, pinned_tui, size):
+    from workbench.tui.screens.inspect import InspectScreen
+
+    async def before(pilot) -> None:
+        await home_ready(pilot)
+        app = pilot.app
+        app.open_run("tiny-20260101-120000")
+        app.open_inspect("tiny-20260101-120000")
+        # the maps come from a `workbench attn` child process that imports torch
+        await until(pilot, lambda: isinstance(app.screen, InspectScreen) and app.screen.current_maps() is not None,
+                    timeout=90)
+        if size[0] > 120:
+            await pilot.press("a")  # a wide terminal: both heads side by side
+
+    assert snap_compare(make_app(inspect_store), terminal_size=size, run_before=before)

@@ -22,15 +22,20 @@ from workbench.errors import WorkbenchError
 from workbench.store import Run, RunStore, process_start_time
 
 
-def _spawn(run: Run, argv: list[str]) -> int:
+def child_command(argv: list[str]) -> tuple[list[str], dict[str, str]]:
+    """`python -m workbench ARGV` and its environment: the child imports this same workbench,
+    wherever it came from, with this interpreter."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    # the child must import this same workbench, wherever it came from
     pkg_root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH", "")) if p)
+    return [sys.executable, "-m", "workbench", *argv], env
+
+
+def _spawn(run: Run, argv: list[str]) -> int:
+    cmd, env = child_command(argv)
     with open(run.log_path, "ab") as log, open(os.devnull, "rb") as devnull:
-        proc = subprocess.Popen([sys.executable, "-m", "workbench", *argv], stdin=devnull, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True, env=env,
-                                close_fds=True)
+        proc = subprocess.Popen(cmd, stdin=devnull, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, env=env, close_fds=True)
     # The trainer stays our child until we exit: collect it when it ends, so it never lingers
     # as a zombie of a long-lived viewer (the TUI). A daemon thread: it never holds us up.
     threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()

@@ -25,6 +25,7 @@ from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.screens.dashboard import DashboardScreen
 from workbench.tui.screens.help import HelpScreen
 from workbench.tui.screens.home import HomeScreen
+from workbench.tui.screens.inspect import InspectScreen
 
 
 def pretty_path(path: Path) -> str:
@@ -65,6 +66,9 @@ class WorkbenchApp(App):
         if isinstance(self.screen, DashboardScreen):
             self.pop_screen()
         self.push_screen(DashboardScreen(run_id))
+
+    def open_inspect(self, run_id: str) -> None:
+        self.push_screen(InspectScreen(run_id))
 
     def open_compare(self, run_ids: list[str]) -> None:
         self.push_screen(CompareScreen(run_ids))

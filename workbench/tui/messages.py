@@ -107,3 +107,14 @@ class ComparePolled(Message):
     def __init__(self, data: dict) -> None:
         super().__init__()
         self.data = data
+
+
+class AttentionLoaded(Message):
+    """The inspect screen's child process answered: maps for `key` (checkpoint, its mtime,
+    prompt), or an error to show."""
+
+    def __init__(self, key: tuple, maps: Any, error: str) -> None:
+        super().__init__()
+        self.key = key
+        self.maps = maps  # workbench.attention_maps.AttentionMaps or None
+        self.error = error

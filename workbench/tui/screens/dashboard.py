@@ -63,6 +63,7 @@ class DashboardScreen(Screen):
         Binding("minus", "smooth(-1)", "less smooth", show=False),
         Binding("L", "log_x", "log-x", show=False),
         Binding("z", "y_zero", "y from 0", show=False),
+        Binding("i", "inspect", "inspect"),
         # ←/→ are named in the sample pane's title rather than the footer
         Binding("left", "older", "older sample", priority=True, show=False),
         Binding("right", "newer", "newer sample", priority=True, show=False),
@@ -224,6 +225,9 @@ class DashboardScreen(Screen):
 
     def action_profile(self) -> None:
         self.show_profile(not self.query_one(ProfilePane).display)
+
+    def action_inspect(self) -> None:
+        self.app.open_inspect(self.run_id)
 
     def action_older(self) -> None:
         self.query_one(SampleView).older()
