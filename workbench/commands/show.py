@@ -7,6 +7,7 @@ import json
 import sys
 from dataclasses import asdict
 
+from workbench.checkpoint_files import list_checkpoints
 from workbench.cli import add_runs_dir
 from workbench.config import flatten
 from workbench.formatting import (
@@ -41,9 +42,11 @@ def run(args: argparse.Namespace) -> int:
         events = reader.events()
         reader.close()
     config = r.config_values() if r.config_path.exists() else {}
+    ckpts = list_checkpoints(r.path / "checkpoints")
     if args.json:
         print(json.dumps({"id": r.id, "path": str(r.path), "status": info.status, "reason": info.reason,
                           "info": asdict(info), "summary": summary, "config": config,
+                          "checkpoints": [{"name": c.name, "step": c.step, "bytes": c.size} for c in ckpts],
                           "samples": [asdict(s) for s in samples], "events": [asdict(e) for e in events]},
                          indent=2, default=str))
         return 0
@@ -67,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
         t.add_row(label, fmt(summary.get(field)))
     con.print("\n[bold]summary[/]")
     con.print(t)
+    if ckpts:
+        con.print(f"\n[bold]checkpoints[/] ({len(ckpts)}, {fmt_bytes(sum(c.size for c in ckpts))} in all)")
+        con.print("  " + ", ".join(f"{c.label} ({fmt_bytes(c.size)})" for c in ckpts))
     if config:
         from workbench.config import Config
 
