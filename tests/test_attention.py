@@ -147,3 +147,36 @@ def test_attn_bad_input_says_what_to_do(run_with_checkpoints, capsys):
     write_checkpoints(bigram.checkpoints_dir, cfg, steps=1, keep=())
     code, _, err = cli(capsys, "--runs-dir", str(store.root), "attn", "table")
     assert code == 2 and "bigram model: it has no attention" in err
+
+
+# ---------------------------------------------------------------- keep_init, keep_every
+
+
+def test_trainer_keeps_init_and_every_n_steps_weights_only(tmp_path, capsys):
+    from workbench.step import build
+    from workbench.trainer import train
+
+    cfg = tiny_config()
+    cfg.experiment.name = "keep"
+    cfg.data.cache_dir = str(tmp_path / "cache")
+    t = cfg.train
+    t.batch_size, t.max_steps, t.warmup_steps, t.log_interval = 4, 6, 1, 2
+    cfg.system.precision, cfg.system.compile, cfg.system.telemetry_interval = "fp32", False, 0
+    cfg.eval.interval, cfg.eval.batches, cfg.sample.interval = 0, 1, -1
+    cfg.checkpoint.interval, cfg.checkpoint.keep_init, cfg.checkpoint.keep_every = 0, True, 3
+    store = RunStore(tmp_path / "runs")
+    run = store.create_run(store.new_run_id("keep"), cfg)
+    result = train(cfg, run)
+    assert result.status == "finished", result.reason
+    found = {c.name: c for c in list_checkpoints(run.path / "checkpoints")}
+    assert list(found) == ["init", "step-0000003", "step-0000006", "best", "last"]
+    assert found["init"].size < found["last"].size / 2  # no optimizer state
+    init = torch.load(found["init"].path, weights_only=True)
+    assert set(init) == {"model", "step", "config", "tokenizer"} and init["step"] == 0
+    fresh_model = build(cfg).model.state_dict()  # the seeded model before any step
+    assert all(torch.equal(init["model"][k], v) for k, v in fresh_model.items())
+    last = torch.load(found["last"].path, weights_only=True)
+    six = torch.load(found["step-0000006"].path, weights_only=True)
+    assert six["step"] == 6 and all(torch.equal(six["model"][k], v) for k, v in last["model"].items())
+    code, out, _ = cli(capsys, "--runs-dir", str(store.root), "show", run.id)
+    assert code == 0 and "checkpoints (5," in out and "step 3 (" in out

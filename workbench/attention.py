@@ -11,21 +11,15 @@ import torch
 from workbench import checkpoint
 from workbench.attention_maps import AttentionMaps
 from workbench.checkpoint_files import CheckpointFile
-from workbench.config import from_dict
 from workbench.errors import WorkbenchError
-from workbench.model import GPT, build_model
+from workbench.model import GPT
 
 
 def load_model(ckpt_file: CheckpointFile, device: str = "cpu"):
     """(model, tokenizer, step) from a checkpoint file: full (last, best) or weights only."""
-    from workbench.data import tokenizer_from_state
-
     ckpt = checkpoint.load(ckpt_file.path, map_location=device)
-    cfg = from_dict(ckpt["config"], where=str(ckpt_file.path))
-    tok = tokenizer_from_state(ckpt["tokenizer"])
-    model = build_model(cfg.model, tok.vocab_size)
-    model.load_state_dict(ckpt["model"])
-    return model.to(device).eval(), tok, ckpt.get("step")
+    model, tok, _ = checkpoint.model_from(ckpt, str(ckpt_file.path), device)
+    return model, tok, ckpt.get("step")
 
 
 @torch.no_grad()

@@ -103,12 +103,16 @@ def set_rng_state(state: dict) -> None:
 
 def load_model(path: Path, device: str | torch.device = "cpu"):
     """(model, tokenizer, config) from a checkpoint, for sampling; no training code involved."""
+    return model_from(load(path, map_location=device), str(path), device)
+
+
+def model_from(ckpt: dict, where: str, device: str | torch.device = "cpu"):
+    """(model, tokenizer, config) from a loaded checkpoint, full or weights only (init.pt, step-N.pt)."""
     from workbench.config import from_dict
     from workbench.data import tokenizer_from_state
     from workbench.model import build_model
 
-    ckpt = load(path, map_location=device)
-    cfg = from_dict(ckpt["config"], where=str(path))
+    cfg = from_dict(ckpt["config"], where=where)
     tok = tokenizer_from_state(ckpt["tokenizer"])
     model = build_model(cfg.model, tok.vocab_size)
     model.load_state_dict(ckpt["model"])

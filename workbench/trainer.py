@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import torch
 
 from workbench import checkpoint, keys
+from workbench.checkpoint_files import step_name
 from workbench.config import Config
 from workbench.device import is_oom
 from workbench.distributed import Dist, report_failure
@@ -130,6 +131,7 @@ def start(s: Session, resume: bool) -> None:
     else:
         s.sink.event("start", f"{counts['total']:,} parameters on {setup.device_name}{ranks}, "
                               f"precision {setup.precision}, compile {setup.compile}", step=0)
+        keep_weights(s)
     if s.run is not None:
         s.run.update_info(params=counts["total"], params_no_embedding=counts["non_embedding"],
                           device_name=setup.device_name + (f" ×{d.world_size}" if d.world_size > 1 else ""),
@@ -194,6 +196,7 @@ def end(s: Session, reason: str | None) -> Result:
     evaluate_and_record(s)
     if s.cfg.sample.interval >= 0 and s.flag.signum is None:
         sample_and_record(s)
+    keep_weights(s)
     save_last(s, "end")
     return Result("finished", reason)
 
@@ -300,6 +303,7 @@ def at_intervals(s: Session) -> None:
         sample_and_record(s)
     if cfg.checkpoint.interval and step % cfg.checkpoint.interval == 0:
         save_last(s, "interval")
+    keep_weights(s)
     s.window.t0 += time.time() - aside_t0
 
 
@@ -422,21 +426,33 @@ def save_last(s: Session, why: str) -> None:
         s.sink.event("checkpoint", f"{why}: {s.run.checkpoint('last')}", step=s.state.step)
 
 
-def save(s: Session, name: str) -> None:
+def save(s: Session, name: str, weights_only: bool = False) -> None:
     """Write checkpoints/<name>.pt: never with non-finite weights, and only after what was
-    recorded up to this step is committed (a kill -9 then resume leaves no gap)."""
+    recorded up to this step is committed (a kill -9 then resume leaves no gap).
+    `weights_only`: the model and its step, not what resume needs (a third of the size)."""
     st = s.state
     if not st.weights_finite():
         raise Diverged(f"the weights became NaN/Inf by step {st.step}; {kept(s)} (try a lower "
                        "train.lr, a longer train.warmup_steps or train.grad_clip)")
-    by_rank = s.dist.gather(checkpoint.rng_state()) if s.ranks else None  # every rank takes part
+    # every rank takes part (a weights-only file needs no RNG states, on no rank)
+    by_rank = s.dist.gather(checkpoint.rng_state()) if s.ranks and not weights_only else None
     if s.run is None:
         return  # the recorder writes it, once; the model's state is the same on every rank
     s.sink.flush()
-    extra = {"world_size": s.dist.world_size, **({"rng_by_rank": by_rank} if by_rank else {})}
+    extra = {} if weights_only else {"world_size": s.dist.world_size, **({"rng_by_rank": by_rank} if by_rank else {})}
+    state = {"model": st.model.state_dict(), "step": st.step} if weights_only else st.state_dict()
     checkpoint.save(s.run.checkpoints_dir / f"{name}.pt",
-                    {**st.state_dict(), "config": s.cfg.to_dict(), "tokenizer": s.parts.ds.tokenizer.state(),
-                     **extra})
+                    {**state, "config": s.cfg.to_dict(), "tokenizer": s.parts.ds.tokenizer.state(), **extra})
+
+
+def keep_weights(s: Session) -> None:
+    """checkpoint.keep_init (init.pt, before the first step) and checkpoint.keep_every
+    (step-NNNNNNN.pt): the weights over time, for `workbench attn` and the inspect screen."""
+    c, step = s.cfg.checkpoint, s.state.step
+    if step == 0 and c.keep_init:
+        save(s, "init", weights_only=True)
+    elif step and c.keep_every and step % c.keep_every == 0:
+        save(s, step_name(step), weights_only=True)
 
 
 def kept(s: Session) -> str:
