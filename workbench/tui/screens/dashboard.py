@@ -63,7 +63,7 @@ class DashboardScreen(Screen):
         Binding("minus", "smooth(-1)", "less smooth", show=False),
         Binding("L", "log_x", "log-x", show=False),
         Binding("z", "y_zero", "y from 0", show=False),
-        Binding("i", "inspect", "inspect"),
+        Binding("i", "inspect", "inspect", show=False),  # named in help: the footer fits 80 columns
         # ←/→ are named in the sample pane's title rather than the footer
         Binding("left", "older", "older sample", priority=True, show=False),
         Binding("right", "newer", "newer sample", priority=True, show=False),
