@@ -13,6 +13,7 @@ from workbench.config import flatten
 from workbench.formatting import (
     STATUS_COLOR,
     SUMMARY_ROWS,
+    fmt_bytes,
     fmt_duration,
     fmt_steps,
     fmt_time,
