@@ -27,6 +27,12 @@ async def wait_for(pilot, cond, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+async def loaded(pilot, screen, what: str) -> None:
+    """Wait for the child process's answer; fail at once with its error if it gave one."""
+    await wait_for(pilot, lambda: screen.current_maps() is not None or screen.problem, LOAD_S, what)
+    assert not screen.problem
+
+
 def text_of(screen, selector: str) -> str:
     """The plain text a Static shows (a rich renderable rendered at 200 columns)."""
     from rich.console import Console
@@ -49,7 +55,7 @@ def test_inspect_screen_keys(inspect_store, pinned_tui):
             assert isinstance(screen, InspectScreen)
             assert [c.name for c in screen.ckpts] == ["init", "step-0000006", "best", "last"]
             assert "loading last" in text_of(screen, "#attn-maps")  # the UI is up while the child works
-            await wait_for(pilot, lambda: screen.current_maps() is not None, LOAD_S, "the last checkpoint's maps")
+            await loaded(pilot, screen, "the last checkpoint's maps")
             head = text_of(screen, "#inspect-head")
             assert "last @ step 12 (4/4" in head and "layer 1/2" in head and "head 1/2" in head
             assert "layer 0 · head 0" in text_of(screen, "#attn-maps")
@@ -63,7 +69,7 @@ def test_inspect_screen_keys(inspect_store, pinned_tui):
             assert screen.current.name == "best"  # same weights as last, another file: loads again
             await pilot.press("right_square_bracket", "t")
             assert screen.current.name == "init"
-            await wait_for(pilot, lambda: screen.current_maps() is not None, LOAD_S, "the initial model's maps")
+            await loaded(pilot, screen, "the initial model's maps")
             init_maps = screen.current_maps()
             assert init_maps.step == 0 and "init (1/4" in text_of(screen, "#inspect-head")
             await pilot.press("p")
@@ -73,7 +79,7 @@ def test_inspect_screen_keys(inspect_store, pinned_tui):
             assert screen.prompt == "To be, or not to be" and app.screen is screen
             await pilot.press("p", "end", *"!", "enter")
             assert screen.prompt == "To be, or not to be!" and screen.current_maps() is None
-            await wait_for(pilot, lambda: screen.current_maps() is not None, LOAD_S, "the new prompt's maps")
+            await loaded(pilot, screen, "the new prompt's maps")
             assert screen.current_maps().tokens[-1] == "!" and len(screen.current_maps().tokens) == 20
             await pilot.press("t")  # back to the trained model it came from
             assert screen.current.name == "last"
@@ -81,3 +87,11 @@ def test_inspect_screen_keys(inspect_store, pinned_tui):
             assert isinstance(app.screen, DashboardScreen)
 
     asyncio.run(go())
+
+
+def test_attn_argv_keeps_a_dash_prompt_a_prompt():
+    from workbench.cli import build_parser
+    from workbench.tui.attention_process import attn_argv
+
+    args = build_parser().parse_args(attn_argv("runs", "tiny-1", "init", "-- not an option"))
+    assert (args.runs, args.checkpoint, args.prompt, args.json) == (["tiny-1"], ["init"], "-- not an option", "-")

@@ -21,9 +21,9 @@ TIMEOUT_S = 300.0  # a GPT-2-sized checkpoint loads on a CPU in well under this
 
 
 def attn_argv(runs_dir: Path, run_id: str, checkpoint: str, prompt: str) -> list[str]:
-    # --prompt=TEXT: a prompt that starts with '-' is still the prompt; the run id after '--'
-    return ["--runs-dir", str(runs_dir), "attn", "--checkpoint", checkpoint, f"--prompt={prompt}",
-            "--layer", "all", "--head", "all", "--json", "-", "--", run_id]
+    # --prompt=TEXT: a prompt that starts with '-' is still the prompt (a run id never does)
+    return ["--runs-dir", str(runs_dir), "attn", run_id, "--checkpoint", checkpoint, f"--prompt={prompt}",
+            "--layer", "all", "--head", "all", "--json", "-"]
 
 
 def fetch_attention(runs_dir: Path, run_id: str, checkpoint: str, prompt: str,
