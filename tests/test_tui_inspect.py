@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
 
 import pytest
 
 pytest.importorskip("textual")
+
+from conftest import wait_for_pilot  # noqa: E402
 
 from workbench.tui.app import WorkbenchApp  # noqa: E402
 from workbench.tui.screens.dashboard import DashboardScreen  # noqa: E402
@@ -18,18 +19,9 @@ from workbench.tui.screens.inspect import InspectScreen  # noqa: E402
 LOAD_S = 90.0  # the child imports torch: seconds, longer on a busy machine
 
 
-async def wait_for(pilot, cond, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 async def loaded(pilot, screen, what: str) -> None:
     """Wait for the child process's answer; fail at once with its error if it gave one."""
-    await wait_for(pilot, lambda: screen.current_maps() is not None or screen.problem, LOAD_S, what)
+    await wait_for_pilot(pilot, lambda: screen.current_maps() is not None or screen.problem, LOAD_S, what)
     assert not screen.problem
 
 
@@ -49,7 +41,7 @@ def test_inspect_screen_keys(inspect_store, pinned_tui):
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause(0.2)
             app.open_run("tiny-20260101-120000")
-            await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen), 5, "the dashboard")
+            await wait_for_pilot(pilot, lambda: isinstance(app.screen, DashboardScreen), 5, "the dashboard")
             await pilot.press("i")
             screen = app.screen
             assert isinstance(screen, InspectScreen)
