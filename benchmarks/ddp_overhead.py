@@ -55,8 +55,10 @@ def main() -> int:
     print(f"\n{args.experiment} on {device}, median of {args.repeats}:")
     for k, v in med.items():
         print(f"  {k:6} {v:12,.0f} tok/s  ({v / med['plain']:.3f} x plain)")
-    verdict = "within" if med["ddp1"] / med["plain"] >= 0.98 else "OVER"
-    print(f"DDP on one process costs {100 * (1 - med['ddp1'] / med['plain']):.1f}% ({verdict} the 2% budget)")
+    ratio = med["ddp1"] / med["plain"]
+    verdict = ("faster than plain: run-to-run noise is larger than DDP's cost here" if ratio > 1.02 else
+               "within the 2% budget" if ratio >= 0.98 else "OVER the 2% budget")
+    print(f"DDP on one process costs {100 * (1 - ratio):.1f}% ({verdict})")
     return 0
 
 
