@@ -126,3 +126,48 @@ def test_compare_colours_baseline_and_metric(tui_store, pinned_tui):
             await until(pilot, lambda: chart.curves[0].smooth, "smoothed curves")
 
     asyncio.run(go())
+
+
+def test_group_band_is_mean_min_max_where_runs_have_data():
+    from workbench.tui.groups import band, group_runs
+
+    mean, lo, hi = band([[(0, 1.0), (10, 3.0)], [(0, 3.0), (5, 3.0)]])
+    assert mean == [(0, 2.0), (5, 2.5), (10, 3.0)]  # x=5: 2.0 interpolated and 3.0; x=10: only the first
+    assert lo == [(0, 1.0), (5, 2.0), (10, 3.0)] and hi == [(0, 3.0), (5, 3.0), (10, 3.0)]
+    groups = group_runs(["a", "b", "c"], {"a": {"train.lr": 0.1}, "b": {"train.lr": 0.2}, "c": {"train.lr": 0.1}},
+                        "train.lr")
+    assert groups == {"train.lr=0.1": ["a", "c"], "train.lr=0.2": ["b"]}
+
+
+def test_compare_groups_and_sorts(tui_store, pinned_tui):
+    from fixtures_store import add_run
+
+    from workbench.tui.widgets.compare_runs import CompareRuns
+
+    runs_dir, exp_dir = tui_store
+    add_run(RunStore(runs_dir), exp_dir, "tiny-20260101-140000", "tiny", "finished", 200, T0 + 5400,
+            lr_scale=1.6, overrides=("train.seed=2",))
+    ids = [RUN, "tiny-20260101-140000", OTHER]
+
+    async def go() -> None:
+        app = app_for(tui_store)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.open_compare(ids)
+            await until(pilot, lambda: app.screen.data is not None, "compare data")
+            screen, table = app.screen, app.screen.query_one(CompareRuns)
+            assert screen.data["diff_keys"] == ["train.lr", "train.seed"]
+            assert table.headers == ["run", "best val", "tok/s mean", "train.lr", "train.seed"]
+            assert table.order[0] == "tiny-20260101-140000"  # lowest best val first
+            await pilot.press("o", "o")  # best val → tok/s → train.lr
+            assert table.sort_name == "train.lr ↑" and table.order[-1] == OTHER
+            await pilot.press("O")
+            assert table.order[0] == OTHER and "train.lr ↓" in table.border_subtitle
+            await pilot.press("g")
+            chart = screen.query_one(MetricChart)
+            assert screen.group_key == "train.lr" and [c.label for c in chart.curves] == [
+                "train.lr=0.003 (2 runs)", "train.lr=0.006 (1 run)"]
+            assert chart.curves[0].band is not None and chart.curves[1].band is None
+            await pilot.press("g", "g")
+            assert screen.group_key is None and len(chart.curves) == 3
+
+    asyncio.run(go())

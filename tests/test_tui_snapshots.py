@@ -12,10 +12,14 @@ import pytest
 
 pytest.importorskip("pytest_textual_snapshot")
 
+from fixtures_store import T0, add_run  # noqa: E402
+
+from workbench.store import RunStore  # noqa: E402
 from workbench.tui.app import WorkbenchApp  # noqa: E402
 from workbench.tui.screens.compare import CompareScreen  # noqa: E402
 from workbench.tui.screens.dashboard import DashboardScreen  # noqa: E402
 from workbench.tui.screens.home import HomeScreen  # noqa: E402
+from workbench.tui.widgets.metric_chart import MetricChart  # noqa: E402
 from workbench.tui.widgets.runs_table import RunsTable  # noqa: E402
 
 SIZES = [(80, 24), (200, 50)]
@@ -59,7 +63,7 @@ def test_dashboard_snapshot(snap_compare, tui_store, pinned_tui, size):
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen)
                     and len(app.screen.query_one("#sample").samples) == 2
                     and app.screen.query_one("#config").own is not None
-                    and app.screen.query_one("#loss").curves
+                    and all(c.curves and c.curves[0].points for c in app.screen.query(MetricChart) if c.display)
                     and app.screen.query_one("#telemetry").telemetry)
 
     assert snap_compare(make_app(tui_store), terminal_size=size, run_before=before)
@@ -67,11 +71,19 @@ def test_dashboard_snapshot(snap_compare, tui_store, pinned_tui, size):
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_compare_snapshot(snap_compare, tui_store, pinned_tui, size):
+    """Three runs grouped by train.lr (g): two seeds of tiny as a mean with a min-max band, and fast."""
+    runs_dir, exp_dir = tui_store
+    add_run(RunStore(runs_dir), exp_dir, "tiny-20260101-140000", "tiny", "finished", 200, T0 + 5400,
+            lr_scale=1.6, overrides=("train.seed=2",))
+    ids = ["tiny-20260101-120000", "tiny-20260101-140000", "fast-20260101-123000"]
+
     async def before(pilot) -> None:
-        await home_ready(pilot)
         app = pilot.app
-        app.open_compare(["tiny-20260101-120000", "fast-20260101-123000"])
+        await until(pilot, lambda: isinstance(app.screen, HomeScreen) and "H100" in str(app.screen.query_one("#host").render()))
+        app.open_compare(ids)
         await until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.data is not None)
+        await pilot.press("g")  # the first setting that differs: train.lr
+        await until(pilot, lambda: app.screen.group_key == "train.lr")
 
     assert snap_compare(make_app(tui_store), terminal_size=size, run_before=before)
 

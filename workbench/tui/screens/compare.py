@@ -18,11 +18,12 @@ from textual.worker import get_current_worker
 from workbench import keys
 from workbench.smoothing import step_strength
 from workbench.tui import poller
+from workbench.tui.groups import band, group_runs
 from workbench.tui.messages import ComparePolled
 from workbench.tui.screens.metric_picker import MetricPicker
-from workbench.tui.widgets.config_diff import short
+from workbench.tui.widgets.compare_runs import CompareRuns
 from workbench.tui.widgets.metric_chart import Curve, MetricChart
-from workbench.tui.widgets.summary_table import SummaryTable, runs_grid
+from workbench.tui.widgets.summary_table import SummaryTable
 
 X_AXES = ("step", "tokens", "time")
 
@@ -41,6 +42,9 @@ class CompareScreen(Screen):
         Binding("minus", "smooth(-1)", "less smooth", show=False),
         Binding("L", "log_x", "log-x", show=False),
         Binding("z", "y_zero", "y from 0", show=False),
+        Binding("g", "group", "group", show=False),
+        Binding("o", "sort", "sort", show=False),
+        Binding("O", "sort(True)", "reverse sort", show=False),
     ]
 
     def __init__(self, run_ids: list[str]) -> None:
@@ -53,12 +57,13 @@ class CompareScreen(Screen):
         self.key: str | None = None  # None: val loss, else train loss
         self.smoothing = 0.0
         self.baseline: str | None = None  # a run drawn on top of the others
+        self.group_key: str | None = None  # runs grouped by this config key: mean and min-max band
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="compare"):
             yield MetricChart(title="Loss (val, else train)", id="compare-loss")
             yield SummaryTable(id="summary")
-            yield Static("", id="compare-config")
+            yield CompareRuns(id="compare-runs")
             yield Horizontal(id="compare-samples")
         yield Footer(compact=True)
 
@@ -67,7 +72,6 @@ class CompareScreen(Screen):
         plot.empty_text = "reading runs…"
         plot.replot()
         self.query_one("#compare").focus()
-        self.query_one("#compare-config").border_title = "Settings that differ"
         self.query_one("#compare-samples").border_title = "Samples"
         self.poll_loop()
 
@@ -101,29 +105,40 @@ class CompareScreen(Screen):
         d = self.data
         if d is None:
             return
-        curves, used = [], set()
-        for rid in self.run_ids:
-            c = d["curves"].get(rid) or {}
-            used.add(c.get("key"))
-            curves.append(Curve(rid, c.get("raw", []), c.get("smooth") if self.smoothing else None,
-                                color=self.app.run_colors.index(rid), baseline=rid == self.baseline))
+        used = {(d["curves"].get(rid) or {}).get("key") for rid in self.run_ids}
         used.discard(None)
+        curves = self._group_curves() if self.group_key else self._run_curves()
         title = " / ".join(keys.describe(k).label for k in sorted(used)) if used else "Loss"
         plot = self.plot
         plot.empty_text = "no points yet"
         plot.smoothing = self.smoothing
         plot.set_curves(curves, x=d["x"], title=title)
 
+    def _run_curves(self) -> list[Curve]:
+        out = []
+        for rid in self.run_ids:
+            c = self.data["curves"].get(rid) or {}
+            out.append(Curve(rid, c.get("raw", []), c.get("smooth") if self.smoothing else None,
+                             color=self.app.run_colors.index(rid), baseline=rid == self.baseline))
+        return out
+
+    def _group_curves(self) -> list[Curve]:
+        """Each group: the mean of its runs (smoothed ones, if smoothing) and their min-max band."""
+        out = []
+        for label, rids in group_runs(self.run_ids, self.data["configs"], self.group_key).items():
+            series = []
+            for rid in rids:
+                c = self.data["curves"].get(rid) or {}
+                series.append((c.get("smooth") if self.smoothing else None) or c.get("raw", []))
+            mean, lo, hi = band(series)
+            out.append(Curve(f"{label} ({len(rids)} run{'s' if len(rids) > 1 else ''})", mean,
+                             color=self.app.run_colors.index(label), band=(lo, hi) if len(rids) > 1 else None))
+        return out
+
     def _show_config(self) -> None:
         d = self.data
-        widget = self.query_one("#compare-config", Static)
-        if not d["diff_keys"]:
-            widget.update(Text("the runs have the same settings", style="dim"))
-            return
-        table = runs_grid(self.run_ids, self.app.run_colors)
-        for k in d["diff_keys"]:
-            table.add_row(k, *[short(d["configs"][rid].get(k), 22) for rid in self.run_ids])
-        widget.update(table)
+        self.query_one(CompareRuns).show(self.run_ids, d["summaries"], d["configs"], d["diff_keys"],
+                                         self.app.run_colors)
 
     def common_steps(self) -> list[int]:
         """Steps every run has a sample at; when they share none (other intervals), every step."""
@@ -165,14 +180,21 @@ class CompareScreen(Screen):
 
     def action_smooth(self, direction: int) -> None:
         self.smoothing = step_strength(self.smoothing, direction)
-        self.notify(f"smoothing {self.smoothing:.2f}" if self.smoothing else "smoothing off", timeout=1.5)
         self.wake.set()
+
+    def action_group(self) -> None:
+        """Group the runs by the next setting that differs (then not at all)."""
+        order = [None, *(self.data["diff_keys"] if self.data else [])]
+        self.group_key = order[(order.index(self.group_key) + 1) % len(order)] if self.group_key in order else None
+        self._draw()  # the legend names the groups
+
+    def action_sort(self, reverse: bool = False) -> None:
+        self.query_one(CompareRuns).cycle_sort(reverse)  # its subtitle names the order
 
     def action_baseline(self) -> None:
         """Pin the next run as the baseline (drawn on top); after the last, none."""
         order = [None, *self.run_ids]
         self.baseline = order[(order.index(self.baseline) + 1) % len(order)]
-        self.notify(f"baseline: {self.baseline}" if self.baseline else "no baseline", timeout=1.5)
         self._draw()
 
     def action_metric(self) -> None:

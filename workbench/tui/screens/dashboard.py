@@ -199,7 +199,6 @@ class DashboardScreen(Screen):
         """Smoothing from 0 (off) to 0.99; the poller computes the EMA again on the raw points."""
         g = self.grid
         g.smoothing = step_strength(g.smoothing, direction)
-        self.notify(f"smoothing {g.smoothing:.2f}" if g.smoothing else "smoothing off", timeout=1.5)
         g.redraw()
         self.wake.set()
 

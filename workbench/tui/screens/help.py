@@ -31,6 +31,8 @@ KEYS = [
                  ("[ ]", "previous / next checkpoint (init, kept steps, best, last)"),
                  ("t", "initial / trained model"), ("p", "edit the prompt (enter runs it, esc keeps the old)")]),
     ("Compare", [("b", "pin the next run as the baseline, drawn on top (then none)"),
+                 ("g", "group the runs by the next setting that differs: mean and min-max band"),
+                 ("o / O", "sort the runs table by the next column / reverse"),
                  ("←/→", "samples at an earlier / later step"), ("↑/↓ pgup/pgdn", "scroll")]),
     ("Everywhere", [("esc", "back"), ("?", "this help"), ("w", "save the screen as an SVG file here"),
                     ("q ctrl+c", "quit (training goes on)")]),

@@ -16,6 +16,7 @@ from textual_plotext import PlotextPlot
 
 from workbench.tui import axes
 from workbench.tui.colors import FAINT, PLOTEXT, RICH
+from workbench.tui.groups import value_at
 
 X_LABELS = {"step": "step", "tokens": "tokens", "time": "time"}
 
@@ -28,6 +29,7 @@ class Curve(NamedTuple):
     smooth: Points | None = None  # EMA of the raw points, or None when smoothing is off
     color: int = 0              # palette index (workbench.tui.colors)
     baseline: bool = False      # drawn last, named first
+    band: tuple[Points, Points] | None = None  # a group's (min, max) around its mean, drawn faint
 
 
 class MetricChart(PlotextPlot):
@@ -95,6 +97,22 @@ class MetricChart(PlotextPlot):
             out.append((math.log10(x) if self.logx else x, math.log10(y) if self.logy else y))
         return out
 
+    def _zigzag(self, lo: Points, hi: Points) -> Points:
+        """A band as one line going from min to max and back at two x positions per column:
+        dense, it fills the band."""
+        lo, hi = self._shown(lo), self._shown(hi)
+        if len(lo) < 2 or len(hi) < 2:
+            return []
+        x0, x1 = max(lo[0][0], hi[0][0]), min(lo[-1][0], hi[-1][0])
+        n = 2 * max(10, self.content_size.width or 60)
+        out = []
+        for i in range(n + 1):
+            x = x0 + (x1 - x0) * i / n
+            a, b = value_at(lo, x), value_at(hi, x)
+            if a is not None and b is not None:
+                out += [(x, a), (x, b)] if i % 2 == 0 else [(x, b), (x, a)]
+        return out
+
     def replot(self) -> None:
         self._update_title()
         plt = self.plt
@@ -103,6 +121,8 @@ class MetricChart(PlotextPlot):
         layers = []  # (points, colour name): faint raw first, then the curves, the baseline last
         for c in sorted(self.curves, key=lambda c: c.baseline):
             color = PLOTEXT[c.color % len(PLOTEXT)]
+            if c.band is not None:
+                layers.insert(0, (self._zigzag(*c.band), FAINT))
             if c.smooth is not None:
                 layers.insert(0, (self._shown(c.points), FAINT))
                 layers.append((self._shown(c.smooth), color))
