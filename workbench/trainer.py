@@ -115,7 +115,9 @@ def start(s: Session, resume: bool) -> None:
     s.parts = p = build(cfg, load_ckpt=load_ckpt, dist=d)
     s.state = st = TrainState(p.model, p.optimizer, p.scaler)
     setup, counts, tok = p.setup, p.counts, p.ds.tokenizer
-    ranks = f", {d.world_size} ranks" if d.active else ""
+    t = cfg.train  # the global batch: every rank's micro-batches of a step
+    ranks = (f", {d.world_size} ranks ({t.batch_size} × {t.grad_accum} × {d.world_size} sequences, "
+             f"{p.tokens_per_step:,} tokens per step)") if d.active else ""
     if p.ckpt is not None:
         st.load_state_dict(p.ckpt)
         restore_rank_rng(p.ckpt, d)
