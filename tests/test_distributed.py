@@ -264,6 +264,7 @@ def test_failures_name_the_rank():
 
     def failure(code, local, t=100, message=""):
         return SimpleNamespace(exitcode=code, local_rank=local, timestamp=t, message=message,
+                               error_file_data={"message": message} if message else {},
                                signal_name=lambda: signal.Signals(-code).name if code < 0 else "")
 
     stopped = describe({0: failure(143, 0), 1: failure(143, 1)})
@@ -272,6 +273,9 @@ def test_failures_name_the_rank():
     assert (killed.exit_code, killed.rank, killed.why) == (1, 1, "killed by SIGKILL")
     raised = describe({1: failure(1, 1, message="ValueError: boom")})
     assert (raised.rank, raised.why) == (1, "ValueError: boom")
+    # the agent's SIGTERM to the survivor is the effect; the SIGKILL (or a reported error) the cause
+    assert describe({0: failure(-15, 0), 1: failure(-9, 1)}).rank == 1
+    assert describe({0: failure(1, 0), 1: failure(1, 1, message="ValueError: boom")}).rank == 1
 
 
 def test_dashboard_draws_each_gpu():

@@ -98,11 +98,9 @@ def describe(failures: dict) -> Failure:
     """The ranks' common exit code (all stopped: 143; all bad input: 2), or 1 naming the first
     rank that failed and why."""
     codes = {f.exitcode for f in failures.values()}
-    if len(codes) == 1 and next(iter(codes)) > 0 and len(failures) > 1:
+    if len(codes) == 1 and next(iter(codes)) > 1 and len(failures) > 1:  # an outcome, not a crash
         return Failure(next(iter(codes)))
-    # the earliest; within the same second a rank killed by a signal is the cause, and the others'
-    # errors (a collective that lost its peer) its effect
-    rank, f = min(failures.items(), key=lambda kv: (kv[1].timestamp, kv[1].exitcode >= 0, kv[0]))
+    rank, f = min(failures.items(), key=lambda kv: (_effect(kv[1]), kv[1].timestamp, kv[0]))
     if f.exitcode < 0:
         why = f"killed by {f.signal_name()}"
     else:
@@ -110,3 +108,14 @@ def describe(failures: dict) -> Failure:
         why = msg.strip().splitlines()[-1] if msg and "pytorch.org/docs" not in msg else f"exit code {f.exitcode}"
     code = f.exitcode if len(failures) == 1 and f.exitcode > 0 else 1
     return Failure(code, rank, f.local_rank, why[:300])
+
+
+def _effect(f) -> int:
+    """How likely a failure is the effect of another one (the agent sees them all at once):
+    0 killed by a signal of its own (the OOM killer's SIGKILL), 1 an exception the rank reported,
+    2 another non-zero exit (a collective that lost its peer), 3 the SIGTERM/SIGINT the agent
+    sends the survivors."""
+    if f.exitcode < 0:
+        return 3 if -f.exitcode in (signal.SIGTERM, signal.SIGINT) else 0
+    reported = (getattr(f, "error_file_data", None) or {}).get("message", "<NONE>") != "<NONE>"
+    return 1 if reported else 2
