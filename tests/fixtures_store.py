@@ -36,7 +36,7 @@ def add_run(store: RunStore, exp_dir: Path, run_id: str, experiment: str, status
             gpu: bool = True) -> None:
     exp_file = exp_dir / f"{experiment}.toml"
     cfg = load_config(exp_file, list(overrides))
-    run = store.create_run(run_id, cfg, exp_file)
+    run = store.create_run(run_id, cfg, exp_file, overrides=overrides)
     w = run.writer(flush_interval=60)
     tokens_per_step = 16 * 32
     for s in range(0, steps + 1, 10):

@@ -17,6 +17,17 @@ def nearest(word: str, options: list[str]) -> str | None:
     return close[0] if close else None
 
 
+def fmt_origin(experiment_file: str, experiment: str, overrides: list[str]) -> str:
+    """Where a run's settings came from: 'tiny.toml + train.lr=0.01'."""
+    base = experiment_file.rsplit("/", 1)[-1] if experiment_file else experiment
+    return " + ".join([base or "-", *overrides])
+
+
+def override_keys(overrides: list[str]) -> list[str]:
+    """The dotted keys of --set key=value texts."""
+    return [o.split("=", 1)[0].strip() for o in overrides]
+
+
 def fmt_loss(v: float | None, none: str = "-") -> str:
     if v is None:
         return none

@@ -59,6 +59,7 @@ def start_run(store: RunStore, experiment_file: str | Path, overrides: list[str]
         argv += ["--name", name]
     # run.json before the child exists, so a viewer can show the run at once
     run.update_info(id=run_id, experiment=cfg.experiment.name, experiment_file=str(experiment_file),
+                    overrides=list(overrides),
                     status="running", started=time.time(), max_steps=cfg.train.max_steps or None)
     pid = _spawn(run, argv)
     run.update_info(pid=pid, pgid=pid, pid_start_time=process_start_time(pid))

@@ -128,6 +128,7 @@ class RunInfo:
     experiment: str = ""
     experiment_file: str = ""
     extends_chain: list = field(default_factory=list)
+    overrides: list = field(default_factory=list)  # --set key=value given at the start (and on resume)
     parent_config: dict | None = None
     tags: list = field(default_factory=list)
     argv: list = field(default_factory=list)  # a script's or command's argv
@@ -408,7 +409,8 @@ class RunStore:
                 continue
         raise WorkbenchError(f"{self.root}: could not find a free run id for {base}")
 
-    def create_run(self, run_id: str, cfg: Config, experiment_file: str | Path | None = None) -> Run:
+    def create_run(self, run_id: str, cfg: Config, experiment_file: str | Path | None = None,
+                   overrides: list[str] | tuple = ()) -> Run:
         """Fill a reserved (or new) run folder: the resolved config and run.json."""
         run = self.run(run_id)
         run.path.mkdir(parents=True, exist_ok=True)
@@ -424,7 +426,7 @@ class RunStore:
             commit, dirty = git_state(Path(experiment_file).resolve().parent)
         run.update_info(id=run_id, experiment=cfg.experiment.name,
                         experiment_file=str(experiment_file or ""), extends_chain=chain,
-                        parent_config=parent, git_commit=commit, git_dirty=dirty,
+                        overrides=list(overrides), parent_config=parent, git_commit=commit, git_dirty=dirty,
                         started=time.time(), max_steps=cfg.train.max_steps or None,
                         schema_version=SCHEMA_VERSION)
         run.mark_running()

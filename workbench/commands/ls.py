@@ -11,6 +11,7 @@ from workbench.formatting import (
     STATUS_COLOR,
     fmt_duration,
     fmt_loss,
+    fmt_origin,
     fmt_rate,
     fmt_steps,
     fmt_time,
@@ -39,7 +40,9 @@ def rows(store: RunStore, status: str | None, experiment: str | None) -> list[di
         info, s = run.overview(info)
         if status and info.status != status:
             continue
-        out.append({"id": run.id, "experiment": info.experiment, "status": info.status,
+        out.append({"id": run.id, "experiment": info.experiment, "overrides": info.overrides,
+                    "origin": fmt_origin(info.experiment_file, info.experiment, info.overrides),
+                    "status": info.status,
                     "reason": info.reason, "step": s.get("step"), "max_steps": s.get("max_steps") or info.max_steps,
                     "best_val_loss": s.get("best_val_loss"), "tokens_per_sec": s.get("tokens_per_sec"),
                     "tokens_per_sec_last": s.get("tokens_per_sec_last"), "started": info.started,
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"no runs in {store.root}/ — start one with `workbench run experiments/tiny.toml`")
         return 0
-    cells = [[r["id"], r["experiment"], r["status"], fmt_steps(r["step"], r["max_steps"]),
+    cells = [[r["id"], r["origin"], r["status"], fmt_steps(r["step"], r["max_steps"]),
               fmt_loss(r["best_val_loss"]), fmt_rate(r["tokens_per_sec"]), fmt_time(r["started"]),
               fmt_duration(r["train_time_s"]), fmt_duration(r["wall_time_s"])] for r in data]
     colors = [STATUS_COLOR.get(r["status"]) for r in data] if use_color(sys.stdout) else None

@@ -116,10 +116,11 @@ def _open_run(args: argparse.Namespace, cfg, store):
             tmp = r.config_path.with_name(".config.toml.tmp")
             tmp.write_text(config_to_toml(cfg))
             os.replace(tmp, r.config_path)
+            r.update_info(overrides=[*r.raw_info().overrides, *args.overrides])
         r.mark_running()
         return r
     run_id = args.run_id or store.new_run_id(cfg.experiment.name)
-    return store.create_run(run_id, cfg, experiment_file=args.experiment)
+    return store.create_run(run_id, cfg, experiment_file=args.experiment, overrides=args.overrides)
 
 
 def _train(cfg, r, resume: bool, args: argparse.Namespace, dist=None) -> int:

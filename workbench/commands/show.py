@@ -15,6 +15,7 @@ from workbench.formatting import (
     SUMMARY_ROWS,
     fmt_bytes,
     fmt_duration,
+    fmt_origin,
     fmt_steps,
     fmt_time,
     fmt_value,
@@ -58,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
     con = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     color = STATUS_COLOR.get(info.status, "white")
     con.print(f"[bold]{r.id}[/]  [{color}]{info.status}[/]" + (f"  {info.reason}" if info.reason else ""))
-    con.print(f"  folder {r.path}   experiment {info.experiment_file or info.experiment}"
-              + (f" (extends {' <- '.join(info.extends_chain[1:])})" if len(info.extends_chain) > 1 else ""))
+    origin = fmt_origin(info.experiment_file, info.experiment, info.overrides)
+    extends = f" (extends {' <- '.join(info.extends_chain[1:])})" if len(info.extends_chain) > 1 else ""
+    con.print(f"  folder {r.path}   experiment {origin}{extends}", markup=False)
     con.print(f"  started {fmt_time(info.started)}  host {info.hostname}  pid {info.pid}  device "
               f"{info.device_name or '-'}  torch {info.torch_version or '-'}"
               + (f"  git {info.git_commit[:10]}{' (dirty)' if info.git_dirty else ''}" if info.git_commit else ""))

@@ -14,6 +14,7 @@ from textual.widgets import Footer
 from textual.worker import get_current_worker
 
 from workbench.config import Config, flatten
+from workbench.formatting import fmt_origin
 from workbench.smoothing import step_strength
 from workbench.tui.messages import RunActionDone, RunPolled, RunSnapshot
 from workbench.tui.poller import RunTail
@@ -29,21 +30,22 @@ from workbench.tui.widgets.telemetry_panel import TelemetryPanel
 X_AXES = ("step", "tokens", "time")
 
 
-def config_pair(run) -> tuple[dict, dict, str] | None:
-    """(own, parent, parent name) flattened, or None while the trainer has not written config.toml.
-    A script's or a command's run has no parent: its name is ''."""
+def config_pair(run) -> tuple[dict, dict, str, str, list[str]] | None:
+    """(own, parent, parent name, origin, overrides), the configs flattened, or None while the trainer
+    has not written config.toml. A script's or a command's run has no parent: its name is ''."""
     try:
         own = flatten(run.config_values())
     except Exception:  # noqa: BLE001 - not written yet, or unreadable: try again next poll
         return None
     info = run.raw_info()
+    origin = fmt_origin(info.experiment_file, info.experiment, info.overrides)
     if info.kind != "trainer":  # a script's or a command's own config: nothing to diff against
-        return own, {}, ""
+        return own, {}, "", origin, []
     if info.parent_config:
         chain = info.extends_chain or []
         name = chain[1].rsplit("/", 1)[-1] if len(chain) > 1 else "parent"
-        return own, flatten(info.parent_config), name
-    return own, flatten(Config()), "defaults"
+        return own, flatten(info.parent_config), name, origin, info.overrides
+    return own, flatten(Config()), "defaults", origin, info.overrides
 
 
 class DashboardScreen(Screen):
@@ -161,6 +163,7 @@ class DashboardScreen(Screen):
             summary=snap.summary, waiting=snap.step == 0 and not snap.loss_seen)
         if snap.config:
             self.query_one(ConfigDiff).set_configs(*snap.config)
+            self.query_one(SampleView).expect(snap.config[0].get("sample.interval"))
         self.query_one(SampleView).add(snap.new_samples)
         self.query_one(EventsLog).add(snap.new_events, snap.log_tail)
 

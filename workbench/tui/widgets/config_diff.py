@@ -7,7 +7,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from workbench.config import IDENTITY_KEYS
-from workbench.formatting import fmt_value
+from workbench.formatting import fmt_value, override_keys
 
 
 def short(v: object, n: int = 24) -> str:
@@ -23,14 +23,19 @@ class ConfigDiff(VerticalScroll):
         self.own: dict | None = None
         self.base: dict | None = None
         self.parent_name = ""
+        self.origin = ""  # "tiny.toml + train.lr=0.01"
+        self.overrides: list[str] = []
         self.full = False
         self.border_title = "Config"
 
     def compose(self):
         yield Static("reading the config…", id="config-text")
 
-    def set_configs(self, own: dict, parent: dict, parent_name: str) -> None:
+    def set_configs(self, own: dict, parent: dict, parent_name: str, origin: str = "",
+                    overrides: list[str] = ()) -> None:
         self.own, self.base, self.parent_name = own, parent, parent_name
+        self.origin, self.overrides = origin, list(overrides)
+        self.border_subtitle = origin
         self.redraw()
 
     def toggle_full(self) -> None:
@@ -65,9 +70,19 @@ class ConfigDiff(VerticalScroll):
             self.border_title = f"vs {self.parent_name}"
             if not changed:
                 t.append(f"same settings as {self.parent_name}\n", style="dim")
-            for k in changed:
-                t.append(f"{k} ", style="bold")
-                t.append(short(parent.get(k)), style="dim")
-                t.append("→", style="yellow")
-                t.append(f"{short(own.get(k))}\n", style="yellow")
+            set_keys = override_keys(self.overrides)
+            file_keys = [k for k in changed if k not in set_keys]
+            for k in file_keys:
+                self._line(t, k)
+            if set_keys:  # the overrides apart from what the experiment file changes
+                t.append("--set\n" if file_keys else "", style="bold cyan")
+                for k in set_keys:
+                    if k in own:
+                        self._line(t, k)
         self.query_one("#config-text", Static).update(t)
+
+    def _line(self, t: Text, k: str) -> None:
+        t.append(f"{k} ", style="bold")
+        t.append(short((self.base or {}).get(k)), style="dim")
+        t.append("→", style="yellow")
+        t.append(f"{short(self.own.get(k))}\n", style="yellow")

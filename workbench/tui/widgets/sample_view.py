@@ -18,6 +18,18 @@ class SampleView(VerticalScroll):
     def compose(self):
         yield Static("no sample yet", id="sample-text", markup=False)
 
+    def expect(self, interval: int | None) -> None:
+        """Say when the first sample comes (sample.interval), instead of a bare 'no sample yet'."""
+        if self.samples or interval is None:
+            return
+        if interval > 0:
+            text = f"first sample at step {interval}"
+        elif interval == 0:
+            text = "one sample at the end of the run (sample.interval = 0)"
+        else:
+            text = "samples are off (sample.interval < 0)"
+        self.query_one("#sample-text", Static).update(text)
+
     def add(self, samples: list) -> None:
         if not samples:
             return
