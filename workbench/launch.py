@@ -1,9 +1,13 @@
 """Start, resume and stop trainer processes from a viewer (the TUI or the CLI).
 
-The trainer runs as `python -m workbench run …` in its own session, stdin from
-/dev/null, output into the run's train.log: it survives the TUI and the SSH link.
-The viewer picks the run id first, so it can show the run before the trainer
-has written anything.
+The launcher creates the run once: it checks the input (preflight.py), takes the
+run's lock, freezes the config into runs/<id>/config.toml and writes run.json.
+The trainer, `python -m workbench run --run-id ID`, runs in its own session,
+stdin a pipe, output into the run's train.log: it survives the TUI and the SSH
+link. It inherits the lock, so from then on it is the run's only writer; it
+waits on the pipe until the launcher has written its pid, and it starts with
+the stop signals blocked, so a stop at any moment, even during start-up, reaches
+its handler (a signal that comes early waits until the handler is installed).
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ import threading
 import time
 from pathlib import Path
 
+from workbench import preflight
 from workbench.command_file import is_command_file, load_command
-from workbench.config import check_runnable, load_config
+from workbench.config import Config, check_raw, from_dict, load_config, merge, parse_override
 from workbench.errors import WorkbenchError
+from workbench.outcome import STOP_SIGNALS
+from workbench.run_lock import RunLock
 from workbench.store import Run, RunStore, process_start_time
 
 
@@ -31,38 +38,56 @@ def child_command(argv: list[str]) -> tuple[list[str], dict[str, str]]:
     return [sys.executable, "-m", "workbench", *argv], env
 
 
-def _spawn(run: Run, argv: list[str]) -> int:
+def _spawn(run: Run, argv: list[str], lock: RunLock | None) -> subprocess.Popen:
+    """The trainer (with the run's lock: it waits on its stdin) or a command's runner (without)."""
+    if lock is not None:
+        argv = [*argv, "--lock-fd", str(lock.fd)]
     cmd, env = child_command(argv)
-    with open(run.log_path, "ab") as log, open(os.devnull, "rb") as devnull:
-        proc = subprocess.Popen(cmd, stdin=devnull, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, env=env, close_fds=True)
+    # the trainer starts with the stop signals blocked (inherited across exec) until its handler is in
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS if lock is not None else ())
+    try:
+        with open(run.log_path, "ab") as log, open(os.devnull, "rb") as devnull:
+            proc = subprocess.Popen(cmd, stdin=devnull if lock is None else subprocess.PIPE,
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,
+                                    close_fds=True, pass_fds=() if lock is None else (lock.fd,))
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
     # The trainer stays our child until we exit: collect it when it ends, so it never lingers
     # as a zombie of a long-lived viewer (the TUI). A daemon thread: it never holds us up.
     threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
-    return proc.pid
+    return proc
+
+
+def _hand_over(run: Run, proc: subprocess.Popen) -> None:
+    """Record the trainer's pid, then let it go: it waits for its stdin to close."""
+    try:
+        run.update_info(pid=proc.pid, pgid=proc.pid, pid_start_time=process_start_time(proc.pid))
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+
+
+def check_experiment(experiment_file: str | Path, overrides: list[str] | tuple = (),
+                     name: str | None = None) -> Config:
+    """The experiment's config, checked: errors show at once, before any run folder exists."""
+    cfg = load_config(experiment_file, overrides)
+    if name:
+        cfg.experiment.name = name
+    preflight.check(cfg, str(experiment_file))
+    return cfg
 
 
 def start_run(store: RunStore, experiment_file: str | Path, overrides: list[str] | tuple = (),
               name: str | None = None) -> Run:
-    """Validate the experiment here (errors show at once), reserve a run id, start the trainer
-    (or, for a [command] experiment, the runner of that command)."""
+    """Create the run (config.toml frozen, run.json) and start its trainer (or, for a [command]
+    experiment, the runner of that command)."""
     if is_command_file(experiment_file):
         return start_command(store, experiment_file, overrides, name)
-    cfg = load_config(experiment_file, overrides)
-    check_runnable(cfg, str(experiment_file))
-    run_id = store.new_run_id(name or cfg.experiment.name)
-    run = store.run(run_id)
-    argv = ["run", str(experiment_file), "--run-id", run_id, "--runs-dir", str(store.root)]
-    for o in overrides:
-        argv += ["--set", o]
-    if name:
-        argv += ["--name", name]
-    # run.json before the child exists, so a viewer can show the run at once
-    run.update_info(id=run_id, experiment=cfg.experiment.name, experiment_file=str(experiment_file),
-                    overrides=list(overrides),
-                    status="running", started=time.time(), max_steps=cfg.train.max_steps or None)
-    pid = _spawn(run, argv)
-    run.update_info(pid=pid, pgid=pid, pid_start_time=process_start_time(pid))
+    cfg = check_experiment(experiment_file, overrides, name)
+    run = store.run(store.new_run_id(cfg.experiment.name))
+    with run.lock().acquire() as lock:
+        store.create_run(run.id, cfg, experiment_file=experiment_file, overrides=overrides)
+        _hand_over(run, _spawn(run, ["run", "--run-id", run.id, "--runs-dir", str(store.root)], lock))
     return run
 
 
@@ -79,22 +104,63 @@ def start_command(store: RunStore, experiment_file: str | Path, overrides: list[
         argv += ["--name", name]
     run.update_info(id=run_id, kind="command", experiment=name or spec.name,
                     experiment_file=str(experiment_file), status="running", started=time.time())
-    pid = _spawn(run, argv)
-    run.update_info(pid=pid, pgid=pid, pid_start_time=process_start_time(pid))
+    _hand_over(run, _spawn(run, argv, None))
     return run
 
 
-def resume_run(store: RunStore, run: Run) -> Run:
-    info, _ = run.overview(run.info())  # also reads metrics.sqlite: a corrupt one is damage
-    if info.status == "running":
-        raise WorkbenchError(f"{run.id} is still running; stop it first with `workbench stop {run.id}`")
+def apply_overrides(cfg: Config, overrides: list[str] | tuple) -> Config:
+    """--set on a run's frozen config (a resume that extends it: a larger train.max_steps)."""
+    d = cfg.to_dict()
+    for text in overrides:
+        section, name, value = parse_override(text)
+        d = merge(d, check_raw(f"--set {text}", {section: {name: value}}))
+    return from_dict(d, where="--set")
+
+
+def check_resumable(run: Run, overrides: list[str] | tuple = ()) -> Config:
+    """The config a resume trains with, or WorkbenchError saying why the run cannot go on.
+    Call it holding the run's lock (so 'running' in run.json means a trainer that died)."""
+    info, _ = run.overview(run.raw_info())  # also reads metrics.sqlite: a corrupt one is damage
     if info.status == "damaged":
         raise WorkbenchError(f"{run.id} is damaged: {info.reason}")
     if not run.checkpoint("last").exists():
         raise WorkbenchError(f"{run.id} has no checkpoint to resume from ({run.checkpoint('last')})")
-    pid = _spawn(run, ["run", "--resume", run.id, "--runs-dir", str(store.root)])
-    run.update_info(status="running", reason="", ended=None, pid=pid, pgid=pid,
-                    pid_start_time=process_start_time(pid))
+    old = run.config()
+    cfg = apply_overrides(old, overrides)
+    if info.status == "finished" and not _extends(old.train, cfg.train):
+        t = old.train
+        limit = (f"train.max_steps={t.max_steps}" if t.max_steps else
+                 f"train.max_tokens={t.max_tokens}" if t.max_tokens else f"train.max_time={t.max_time:g}")
+        key = limit.split("=")[0]
+        raise WorkbenchError(f"{run.id} is finished ({limit}); to train it further, extend it: "
+                             f"`workbench resume {run.id} --set {key}=N` with N above {limit.split('=')[1]}")
+    return cfg
+
+
+def _extends(old, new) -> bool:
+    """Does `new` train past where `old` stopped? (0 means no limit.)"""
+    def more(a, b):
+        return (a and (not b or b > a)) or False
+    return bool(more(old.max_steps, new.max_steps) or more(old.max_tokens, new.max_tokens)
+                or more(old.max_time, new.max_time))
+
+
+def resume_run(store: RunStore, run: Run, overrides: list[str] | tuple = ()) -> Run:
+    """Start a trainer that continues `run` from its last checkpoint, in the background."""
+    try:
+        lock = run.lock().acquire(wait=0.5)
+    except WorkbenchError:
+        raise WorkbenchError(f"{run.id} is still running; stop it first with `workbench stop {run.id}`") from None
+    with lock:
+        check_resumable(run, overrides)
+        argv = ["run", "--resume", run.id, "--runs-dir", str(store.root)]
+        for o in overrides:
+            argv += ["--set", o]
+        proc = _spawn(run, argv, lock)
+        try:
+            run.mark_resuming(proc.pid, overrides)
+        finally:
+            _hand_over(run, proc)
     return run
 
 
@@ -104,12 +170,7 @@ def stop_run(run: Run, timeout: float = 60.0, poll: float = 0.2) -> str:
     if info.status != "running":
         raise WorkbenchError(f"{run.id} is not running (status: {info.status})")
     try:
-        if info.kind == "command" or not info.pgid:
-            # a command's runner passes the stop on to the command's group (then SIGKILL after a
-            # grace period); a script that does not lead its process group gets it alone
-            os.kill(info.pid, signal.SIGTERM)
-        else:
-            os.killpg(info.pgid, signal.SIGTERM)
+        os.killpg(info.pgid or info.pid, signal.SIGTERM)
     except ProcessLookupError:
         pass
     except PermissionError:

@@ -50,19 +50,24 @@ class StopFlag:
     def __init__(self):
         self.signum: int | None = None
         self._old: dict = {}
+        self._depth = 0  # entered again (the command, then train()): the outermost one restores
 
     def __enter__(self) -> StopFlag:
-        for sig in STOP_SIGNALS:
-            try:
-                self._old[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread (tests): no handlers
-                pass
+        self._depth += 1
+        if self._depth == 1:
+            for sig in STOP_SIGNALS:
+                try:
+                    self._old[sig] = signal.signal(sig, self._handle)
+                except ValueError:  # not the main thread (tests): no handlers
+                    pass
         return self
 
     def _handle(self, signum, frame) -> None:
         self.signum = signum
 
     def __exit__(self, *exc) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-        self._old = {}
+        self._depth -= 1
+        if self._depth == 0:
+            for sig, old in self._old.items():
+                signal.signal(sig, old)
+            self._old = {}

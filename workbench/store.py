@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from workbench import keys
+from workbench import keys, run_lock
 from workbench.config import Config, config_to_toml, from_dict, load_config, read_toml
 from workbench.errors import WorkbenchError
 from workbench.free_config import dict_to_toml
@@ -37,6 +37,7 @@ SCHEMA_VERSION = 1
 # name); the reason says which. Only readers say it; no writer ever records it.
 STATUSES = ("running", "finished", "stopped", "failed", "diverged", "crashed", "damaged")
 ENDED = ("finished", "stopped", "failed", "diverged", "crashed")
+STARTING_S = 60.0  # a run folder without run.json this young is being created, not crashed
 SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 RUN_ID_MAX = 200
@@ -149,6 +150,7 @@ class RunInfo:
     params: int | None = None
     params_no_embedding: int | None = None
     max_steps: int | None = None
+    resumed_from: dict | None = None  # status, reason, ended before the resume now starting
     summary: dict = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
@@ -239,18 +241,43 @@ class Run:
         try:
             text = self.info_path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return RunInfo(id=self.id, status="crashed", reason="run.json is missing")
+            return self._without_info()
         except (OSError, UnicodeDecodeError) as e:
             return RunInfo.damaged(self.id, f"run.json cannot be read ({e})")
         return RunInfo.parse(text, self.id)
 
+    def _without_info(self) -> RunInfo:
+        """A folder without run.json: a launcher has just reserved it (for a moment it is
+        'running', starting), or it was left so."""
+        try:
+            made = self.path.stat().st_mtime
+        except OSError:
+            made = 0.0
+        if time.time() - made < STARTING_S:
+            return RunInfo(id=self.id, status="running", reason="starting", started=made)
+        return RunInfo(id=self.id, status="crashed", reason="run.json is missing")
+
     def info(self) -> RunInfo:
-        """run.json with liveness applied: 'running' whose process is gone reads as 'crashed'."""
+        """run.json with liveness applied: 'running' whose trainer is gone reads as 'crashed'."""
         info = self.raw_info()
-        if info.status == "running" and not info.is_alive():
+        if info.status == "running" and not self.is_alive(info):
             info.status = "crashed"
             info.reason = info.reason or "the trainer process is gone; see train.log"
         return info
+
+    def is_alive(self, info: RunInfo) -> bool:
+        """Exact where the run has a trainer lock: a trainer holds it while it lives. Runs
+        without one (older runs, workbench.init scripts) fall back to the pid check."""
+        held = run_lock.is_held(self.path)
+        if held is not None:
+            return held
+        if not self.info_path.exists():
+            return True  # _without_info() said starting
+        return info.is_alive()
+
+    def lock(self) -> run_lock.RunLock:
+        """The run's trainer lock (not taken yet): see run_lock.py."""
+        return run_lock.RunLock(self.path, self.id)
 
     def write_info(self, info: RunInfo) -> None:
         with self._info_lock:
@@ -278,7 +305,29 @@ class Run:
         """Close the metrics writer first, so the summary kept in run.json is complete."""
         assert status in ENDED, status
         self.update_info(ended=time.time() if ended is None else ended)
-        return self.update_info(status=status, reason=reason, summary=self.summary())
+        return self.update_info(status=status, reason=reason, summary=self.summary(), resumed_from=None)
+
+    def mark_resuming(self, pid: int, overrides: list[str] | tuple = ()) -> RunInfo:
+        """A resume begins (the caller holds the lock): running, with what the run was before
+        kept in resumed_from, so a resume that fails to start can put it back."""
+        before = self.raw_info()
+        if before.status == "running":  # we hold the lock: its trainer is gone
+            before.status, before.reason = "crashed", before.reason or "the trainer process is gone"
+        was = {"status": before.status, "reason": before.reason, "ended": before.ended}
+        return self.update_info(status="running", reason="", ended=None, pid=pid, pgid=os.getpgid(pid),
+                                pid_start_time=process_start_time(pid), hostname=socket.gethostname(),
+                                boot_id=boot_id(), resumed_from=was,
+                                overrides=[*before.overrides, *overrides])
+
+    def undo_resuming(self) -> RunInfo:
+        """A resume that did not start: the run's status as it was before (see mark_resuming)."""
+        was = self.raw_info().resumed_from or {}
+        return self.update_info(status=was.get("status", "stopped"), reason=was.get("reason", ""),
+                                ended=was.get("ended"), resumed_from=None)
+
+    def write_config(self, cfg: Config) -> None:
+        """The frozen config, replaced atomically (a resume that extends the run)."""
+        write_text_atomic(self.config_path, config_to_toml(cfg))
 
     def cached_summary(self, info: RunInfo) -> dict[str, Any]:
         """The summary saved when the run ended, or a fresh one from the store if it goes on."""
@@ -345,7 +394,7 @@ class Run:
         own = reader is None
         r = reader or self.reader()
         try:
-            info = self.raw_info()
+            info = self.info()
             now = time.time() if now is None else now
             last_train, last_val = r.last(keys.TRAIN_LOSS), r.last(keys.EVAL_VAL_LOSS)
             tok_last, tok_mean = r.last(keys.TOK_PER_S), r.last(keys.TOK_PER_S_MEAN)
@@ -356,10 +405,12 @@ class Run:
                 tok_s = tok_mean.value
             else:  # recorded without the run's mean (a profile, an older run): the windows' mean
                 tok_s = r.aggregate(keys.TOK_PER_S, "AVG")
+            span = r.time_range()
             if info.started and (info.ended or info.status == "running"):
                 wall = (info.ended or now) - info.started
+            elif info.started and span:  # crashed: it ended with its last record, not now
+                wall = max(span[1], info.started) - info.started
             else:
-                span = r.time_range()
                 wall = (span[1] - span[0]) if span else None
             running = info.status == "running" and not info.ended
             return {

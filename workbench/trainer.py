@@ -68,6 +68,7 @@ class Session:
     rate: SmoothedRate = field(default_factory=SmoothedRate)  # steps/s of wall clock, for the ETA
     last_log: tuple[int, float] | None = None  # (step, time) of the last log point after the first step
     lr: float = 0.0
+    started: bool = False  # start() done: the run is being trained (a resume has begun)
     stopping: bool = False  # the ranks agreed to stop (several ranks; one process reads the flag)
     time_up: bool = False  # the ranks agreed that train.max_time is reached (several ranks)
 
@@ -92,8 +93,11 @@ def train(cfg: Config, run, resume: bool = False, console=None, stop: StopFlag |
             sink, console = NullSink(), NullConsole()
         s = Session(cfg, run, sink or Recorder(run), console or NullConsole(), flag, dist)
         try:
-            start(s, resume)
-            result = finish(s, loop(s))
+            if flag.signum is not None:  # before anything was built: nothing to save
+                result = stopped(s, "before the first step")
+            else:
+                start(s, resume)
+                result = finish(s, loop(s))
         except Exception as e:  # noqa: BLE001 - every failure must end the run cleanly
             result = failed(s, e)
         finally:
@@ -104,13 +108,18 @@ def train(cfg: Config, run, resume: bool = False, console=None, stop: StopFlag |
         result.step, result.tokens, result.best_val = s.state.step, s.state.tokens, s.state.best_val
         result.tok_per_s = s.state.speed.mean
     result.wall_s = time.time() - t0
-    s.sink.finish(result.status, result.reason)
+    if resume and not s.started and run is not None and run.raw_info().resumed_from is not None:
+        run.undo_resuming()  # the resume did not begin: the run stays as it was
+    else:
+        s.sink.finish(result.status, result.reason)
     return result
 
 
 def start(s: Session, resume: bool) -> None:
     """Data, model, optimizer and, on resume, the checkpoint; the telemetry sampler."""
     cfg, d = s.cfg, s.dist
+    if s.run is not None:  # left by a killed save; we hold the run's lock
+        checkpoint.remove_partial(s.run.checkpoints_dir)
     load_ckpt = functools.partial(read_checkpoint, s.run, d) if resume else None
     s.parts = p = build(cfg, load_ckpt=load_ckpt, dist=d)
     s.state = st = TrainState(p.model, p.optimizer, p.scaler)
@@ -150,6 +159,9 @@ def start(s: Session, resume: bool) -> None:
                       f"val tokens, {setup.device_name} {setup.precision}{ranks}, "
                       f"compile {'on' if setup.compile else 'off'}")
     s.console.start(f"training {'from step ' + str(st.step) if st.step else ''}".strip(), st.step, st.best_val)
+    if resume and s.run is not None:
+        s.run.write_config(cfg)  # the checkpoint loaded: now a --set that extends the run is its config
+    s.started = True
 
 
 def loop(s: Session) -> str | None:
@@ -190,17 +202,22 @@ def end(s: Session, reason: str | None) -> Result:
     if s.window.losses:
         log(s)
     if reason is None:
-        name = signal.Signals(s.flag.signum or signal.SIGTERM).name
-        save_last(s, f"stopped by {name}")
-        s.sink.event("stop", f"stopped by {name} at step {s.state.step}", step=s.state.step)
-        s.console.message(f"stopped by {name} at step {s.state.step}; checkpoint saved")
-        return Result("stopped", f"stopped by {name} at step {s.state.step}", signum=s.flag.signum)
+        save_last(s, f"stopped by {signal.Signals(s.flag.signum or signal.SIGTERM).name}")
+        return stopped(s, f"at step {s.state.step}")
     evaluate_and_record(s)
     if s.cfg.sample.interval >= 0 and s.flag.signum is None:
         sample_and_record(s)
     keep_weights(s)
     save_last(s, "end")
     return Result("finished", reason)
+
+
+def stopped(s: Session, when: str) -> Result:
+    name = signal.Signals(s.flag.signum or signal.SIGTERM).name
+    step = s.state.step if s.state is not None else None
+    s.sink.event("stop", f"stopped by {name} {when}", step=step)
+    s.console.message(f"stopped by {name} {when}" + ("; checkpoint saved" if step is not None else ""))
+    return Result("stopped", f"stopped by {name} {when}", signum=s.flag.signum or signal.SIGTERM)
 
 
 def failed(s: Session, e: Exception) -> Result:

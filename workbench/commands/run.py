@@ -3,13 +3,14 @@
 (workbench/command_run.py). `--nproc N`: data-parallel under torchrun (workbench/torchrun.py).
 
 Exit codes: 0 finished, 1 failed, 2 bad input, 3 diverged, 130 stopped by SIGINT,
-143 stopped by SIGTERM (the run is saved and can be resumed).
+143 stopped by SIGTERM, 129 stopped by SIGHUP (the run is saved and can be resumed).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 from workbench.cli import add_launch, add_overrides, add_runs_dir
@@ -20,14 +21,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "run", help="train an experiment headless (progress bar, or plain lines when piped)",
         description="Train an experiment in this terminal, writing the same run store as the TUI. "
-                    "Exit codes: 0 finished, 1 failed, 2 bad input, 3 diverged, 130/143 stopped "
-                    "by SIGINT/SIGTERM (a checkpoint is saved; `workbench resume` continues).")
+                    "Exit codes: 0 finished, 1 failed, 2 bad input, 3 diverged, 130/143/129 stopped "
+                    "by SIGINT/SIGTERM/SIGHUP (a checkpoint is saved; `workbench resume` continues).")
     p.add_argument("experiment", nargs="?", help="experiment TOML file (optional with --resume)")
     add_overrides(p)
     p.add_argument("--name", help="experiment name for the run id (default: the file name)")
     add_runs_dir(p)
-    p.add_argument("--run-id", help="use this (already reserved) run folder; the TUI's launcher uses it")
-    p.add_argument("--resume", metavar="RUN", help="continue RUN (id or unique prefix) from its last checkpoint")
+    p.add_argument("--resume", metavar="RUN", help="continue RUN (id or unique prefix) from its last "
+                                                   "checkpoint; --set train.max_steps=N extends a finished run")
+    # the launcher's: run the run it created (runs/<id>/), holding the lock it passes (a trainer)
+    p.add_argument("--run-id", help=argparse.SUPPRESS)
+    p.add_argument("--lock-fd", type=int, help=argparse.SUPPRESS)
     add_launch(p)
     g = p.add_argument_group(
         "your own command", "`workbench run [options] -- CMD ARG …` runs CMD in its own process group, "
@@ -44,20 +48,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run, takes_command=True)
 
 
-def _apply_overrides(cfg, overrides: list[str]):
-    """--set on a resumed run's saved config (e.g. a larger train.max_steps)."""
-    from workbench.config import check_raw, from_dict, merge, parse_override
-
-    d = cfg.to_dict()
-    for text in overrides:
-        section, name, value = parse_override(text)
-        d = merge(d, check_raw(f"--set {text}", {section: {name: value}}))
-    return from_dict(d, where="--set")
-
-
 def run(args: argparse.Namespace) -> int:
     from workbench.config import processes
     from workbench.distributed import under_torchrun
+    from workbench.outcome import STOP_SIGNALS, StopFlag
     from workbench.store import RunStore
     from workbench.torchrun import Nodes
 
@@ -72,12 +66,26 @@ def run(args: argparse.Namespace) -> int:
         return _run_rank(args, store)
     nodes = Nodes(args.nnodes, args.node_rank, args.rdzv_endpoint or "")
     nodes.check()
-    if nodes.nnodes == 1:
-        cfg = _config(args, store)  # bad input fails here, before any process starts
+    if nodes.nnodes > 1:
+        return _run_nodes(args, nodes, store)
+    with StopFlag() as flag:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # a launcher starts us with them blocked
+        opened = open_run(args, flag)
+        if opened is None:
+            print(f"stopped by {signal.Signals(flag.signum).name} before a run was created", file=sys.stderr)
+            return 128 + flag.signum
+        r, cfg, resume, lock = opened
         if processes(cfg.system) == 1:
-            r = _open_run(args, cfg, store)
-            return _train(cfg, r, bool(args.resume), args)
-    elif nodes.records or not args.resume:
+            with lock:
+                return _train(cfg, r, resume, args, stop=flag)
+    with lock:  # several processes: torchrun's ranks train the run made above; we hold its lock
+        args.run_id = None if resume else r.id
+        return _launch(args, cfg, nodes, store)
+
+
+def _run_nodes(args: argparse.Namespace, nodes, store) -> int:
+    """Several machines: this node's ranks under torchrun; node 0 records the run."""
+    if nodes.records or not args.resume:
         cfg = _config(args, store)
     elif args.nproc is None:
         raise WorkbenchError("--resume on a node other than 0 needs --nproc: the run's config is on node 0")
@@ -86,15 +94,59 @@ def run(args: argparse.Namespace) -> int:
     return _launch(args, cfg, nodes, store)
 
 
+def open_run(args: argparse.Namespace, flag):
+    """(run, config, resume, lock) for what the arguments name, the lock held; None when a
+    stop signal came before a run folder was made."""
+    from workbench import launch
+    from workbench.store import RunStore
+
+    store = RunStore(args.runs_dir)
+    if args.lock_fd is not None:  # the launcher created the run and hands us its lock
+        if not (args.run_id or args.resume):
+            raise WorkbenchError("--lock-fd comes with --run-id or --resume")
+        r = store.resolve(args.resume) if args.resume else store.run(args.run_id)
+        lock = r.lock().adopt(args.lock_fd)
+        if not sys.stdin.isatty():
+            sys.stdin.buffer.read()  # until the launcher has recorded our pid and closed the pipe
+        cfg = launch.apply_overrides(r.config(), args.overrides) if args.resume else r.config()
+        return r, cfg, bool(args.resume), lock
+    if args.run_id:
+        raise WorkbenchError("--run-id is for the launcher; train an experiment with "
+                             "`workbench run EXPERIMENT.toml` or continue a run with `workbench resume RUN`")
+    if args.resume:
+        r = store.resolve(args.resume)
+        lock = r.lock().acquire()
+        try:
+            cfg = launch.check_resumable(r, args.overrides)
+            r.mark_resuming(os.getpid(), args.overrides)
+        except BaseException:
+            lock.release()
+            raise
+        return r, cfg, True, lock
+    if not args.experiment:
+        raise WorkbenchError("name an experiment file, e.g. `workbench run experiments/tiny.toml`, "
+                             "or use --resume RUN")
+    cfg = launch.check_experiment(args.experiment, args.overrides, args.name)
+    if flag.signum is not None:
+        return None
+    r = store.run(store.new_run_id(cfg.experiment.name))
+    lock = r.lock().acquire()
+    store.create_run(r.id, cfg, experiment_file=args.experiment, overrides=args.overrides)
+    return r, cfg, False, lock
+
+
 def _config(args: argparse.Namespace, store):
     """The run's config: the experiment file with --set, or on --resume the run's own with --set."""
     from workbench.config import check_runnable, load_config
+    from workbench.launch import apply_overrides
 
+    if args.run_id and store.run(args.run_id).config_path.exists():
+        return store.run(args.run_id).config()  # made by `workbench run`, which started torchrun
     if args.resume:
         r = store.resolve(args.resume)
         if not r.checkpoint("last").exists():
             raise WorkbenchError(f"{r.id} has no checkpoint to resume from ({r.checkpoint('last')})")
-        return _apply_overrides(r.config(), args.overrides) if args.overrides else r.config()
+        return apply_overrides(r.config(), args.overrides) if args.overrides else r.config()
     if not args.experiment:
         raise WorkbenchError("name an experiment file, e.g. `workbench run experiments/tiny.toml`, "
                              "use --resume RUN, or give your own command after --: "
@@ -119,22 +171,24 @@ def _open_run(args: argparse.Namespace, cfg, store):
             r.update_info(overrides=[*r.raw_info().overrides, *args.overrides])
         r.mark_running()
         return r
+    if args.run_id and store.run(args.run_id).info_path.exists():
+        return store.run(args.run_id)  # made, and locked, by `workbench run`, which started torchrun
     run_id = args.run_id or store.new_run_id(cfg.experiment.name)
     return store.create_run(run_id, cfg, experiment_file=args.experiment, overrides=args.overrides)
 
 
-def _train(cfg, r, resume: bool, args: argparse.Namespace, dist=None) -> int:
+def _train(cfg, r, resume: bool, args: argparse.Namespace, dist=None, stop=None) -> int:
     """Train in this process: the progress bar (or plain lines), the summary, the exit code."""
     from workbench.distributed import under_torchrun
     from workbench.progress import Console
     from workbench.trainer import train
 
     # the launcher sends our output to train.log; run by hand, a copy of the plain lines goes there
-    launched = args.run_id and not under_torchrun()  # (under torchrun, --run-id comes from `run --nproc`)
+    launched = args.lock_fd is not None and not under_torchrun()  # (under torchrun: from `run --nproc`)
     copy_to = None if (launched or not sys.stdout.isatty() and _is_log(sys.stdout, r.log_path)) else str(r.log_path)
     console = Console(cfg.train.max_steps or None, copy_to=copy_to)
     try:
-        result = train(cfg, r, resume=resume, console=console, dist=dist)
+        result = train(cfg, r, resume=resume, console=console, dist=dist, stop=stop)
         console.summary(result.status, result.reason, r.summary(), str(r.path))
     finally:
         console.close()

@@ -85,17 +85,9 @@ class GPT2Tokenizer:
     vocab_size = 50257
 
     def __init__(self):
-        try:
-            import tiktoken
+        from workbench.preflight import load_gpt2_bpe
 
-            self.enc = tiktoken.get_encoding("r50k_base")
-        except Exception as e:
-            where = os.environ.get("TIKTOKEN_CACHE_DIR", "")
-            raise WorkbenchError(
-                "cannot load the GPT-2 BPE (tiktoken 'r50k_base') without the network "
-                f"({type(e).__name__}); "
-                "set TIKTOKEN_CACHE_DIR to a folder holding the cached BPE file"
-                + (f" (it is now {where!r})" if where else "")) from None
+        self.enc = load_gpt2_bpe()
         self.eot = self.enc.eot_token
 
     def encode(self, text: str) -> list[int]:
