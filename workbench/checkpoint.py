@@ -69,12 +69,14 @@ def load(path: Path, map_location="cpu") -> dict:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises many kinds for a bad file
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if "weights_only" in str(e) or "Unsupported global" in str(e):
+        text = str(e)
+        if "unsupported global" in text.lower():
             raise WorkbenchError(f"{path}: refused to load: the file holds Python objects, not plain "
-                                 "tensors (a crafted file, or one from an older workbench); it was "
-                                 "not run") from None
-        raise WorkbenchError(f"{path}: cannot read the checkpoint ({type(e).__name__}: {first[:200]})") from None
+                                 "tensors (a crafted file, or one from an older workbench); nothing in "
+                                 "it was run") from None
+        detail = ("the file is damaged or not a checkpoint" if "Weights only load failed" in text
+                  else (text.strip().splitlines() or [""])[0][:200])
+        raise WorkbenchError(f"{path}: cannot read the checkpoint ({type(e).__name__}: {detail})") from None
 
 
 def rng_state() -> dict:

@@ -93,7 +93,7 @@ def train(cfg: Config, run, resume: bool = False, console=None, stop: StopFlag |
             sink, console = NullSink(), NullConsole()
         s = Session(cfg, run, sink or Recorder(run), console or NullConsole(), flag, dist)
         try:
-            if flag.signum is not None:  # before anything was built: nothing to save
+            if flag.signum is not None and not resume:  # a new run, nothing built: nothing to save
                 result = stopped(s, "before the first step")
             else:
                 start(s, resume)

@@ -1,0 +1,43 @@
+"""kill -9, then resume: every point recorded up to the checkpoint is still there, so the
+series has a point at every log interval; a half-written checkpoint temp file is cleaned up."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+
+from tests.conftest import cli, tiny_experiment, wait_for, workbench_cmd, workbench_env
+from workbench.store import RunStore
+
+
+def test_kill_9_then_resume_leaves_no_gap(tmp_path, capsys):
+    # checkpoints every 7 steps, logs every 5, evaluations every 10: they rarely line up
+    exp = tiny_experiment(tmp_path, train__max_steps=60, train__log_interval=5, checkpoint__interval=7,
+                          eval__interval=10, sample__interval=-1)
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen(workbench_cmd("run", str(exp), "--runs-dir", str(runs)), env=workbench_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        run = wait_for(lambda: RunStore(runs).runs(), 60, "the run folder")[0]
+        last = run.path / "checkpoints" / "last.pt"
+        first = wait_for(lambda: last.exists() and last.stat().st_ino, 90, "a checkpoint", poll=0.005)
+        # kill the moment the next checkpoint lands: the metrics writer would still be buffering
+        wait_for(lambda: last.stat().st_ino != first, 60, "the next checkpoint", poll=0.005)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert run.info().status == "crashed"
+    r = run.reader()
+    (run.checkpoints_dir / ".last.pt.tmp99999").write_bytes(b"half")  # as a kill mid-save leaves it
+    code, _, _ = cli(capsys, "resume", run.id, "--fg", "--runs-dir", str(runs))
+    assert code == 0 and run.info().status == "finished"
+    assert not list(run.checkpoints_dir.glob(".*tmp*"))
+    steps = [s.step for s in r.scalars_since(0, keys=["train/loss"], limit=10**6)[0]]
+    assert steps == sorted(set(steps)), "a step was logged twice"
+    assert set(range(5, 61, 5)) <= set(steps), f"gap in train/loss: {steps}"
+    evals = [s for s, _ in r.series("eval/val_loss")]
+    assert evals == [10, 20, 30, 40, 50, 60]
+    r.close()
