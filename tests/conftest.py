@@ -93,19 +93,6 @@ def set_json(path: Path, **changes) -> None:
     path.write_text(json.dumps(data))
 
 
-def wait_for(check, timeout: float, what: str, poll: float = 0.1):
-    """Poll `check()` until it returns something true (returned), or fail after `timeout` s."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
 def tiny_experiment(tmp_path: Path, name: str = "tiny", **sections) -> Path:
     """An experiment file for a tiny CPU model (tests.test_trainer.tiny_cfg, `section__key=value`)."""
     from tests.test_trainer import tiny_cfg

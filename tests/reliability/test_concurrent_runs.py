@@ -41,7 +41,7 @@ def test_eight_runs_at_once(tmp_path, monkeypatch):
     try:
         runs = [launch.start_run(store, exp) for _ in range(8)]
         assert len({r.id for r in runs}) == 8
-        wait_for(lambda: all(r.info().status in ENDED for r in runs), 240, "all eight runs to end", poll=0.5)
+        wait_for(lambda: all(r.info().status in ENDED for r in runs), 240, "all eight runs to end", interval=0.5)
     finally:
         stop.set()
         reader.join(timeout=10)

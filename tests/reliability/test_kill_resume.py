@@ -21,9 +21,9 @@ def test_kill_9_then_resume_leaves_no_gap(tmp_path, capsys):
     try:
         run = wait_for(lambda: RunStore(runs).runs(), 60, "the run folder")[0]
         last = run.path / "checkpoints" / "last.pt"
-        first = wait_for(lambda: last.exists() and last.stat().st_ino, 90, "a checkpoint", poll=0.005)
+        first = wait_for(lambda: last.exists() and last.stat().st_ino, 90, "a checkpoint", interval=0.005)
         # kill the moment the next checkpoint lands: the metrics writer would still be buffering
-        wait_for(lambda: last.stat().st_ino != first, 60, "the next checkpoint", poll=0.005)
+        wait_for(lambda: last.stat().st_ino != first, 60, "the next checkpoint", interval=0.005)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:

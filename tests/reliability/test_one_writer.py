@@ -29,7 +29,7 @@ def test_trainer_trains_the_frozen_config(tmp_path, monkeypatch):
     store = RunStore(tmp_path / "runs")
     run = launch.start_run(store, exp, ["train.max_steps=8"], name="frozen")
     exp.write_text("this is [not toml")  # the trainer never reads the experiment file again
-    wait_for(lambda: run.info().status != "running", 120, "the run to end", poll=0.3)
+    wait_for(lambda: run.info().status != "running", 120, "the run to end", interval=0.3)
     info = run.info()
     assert info.status == "finished", (info.reason, run.log_path.read_text()[-800:])
     assert run.config().train.max_steps == 8 and run.config().experiment.name == "frozen"

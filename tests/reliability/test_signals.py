@@ -64,7 +64,7 @@ def test_ctrl_c_while_workbench_run_starts(tmp_path):
     proc = subprocess.Popen(workbench_cmd("run", str(exp), "--runs-dir", str(runs)), env=workbench_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        run = wait_for(lambda: RunStore(runs).runs(), 60, "the run folder", poll=0.01)[0]
+        run = wait_for(lambda: RunStore(runs).runs(), 60, "the run folder", interval=0.01)[0]
         proc.send_signal(signal.SIGINT)  # torch is still importing
         assert proc.wait(timeout=60) == 128 + signal.SIGINT
     finally:
