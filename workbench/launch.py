@@ -170,7 +170,12 @@ def stop_run(run: Run, timeout: float = 60.0, poll: float = 0.2) -> str:
     if info.status != "running":
         raise WorkbenchError(f"{run.id} is not running (status: {info.status})")
     try:
-        os.killpg(info.pgid or info.pid, signal.SIGTERM)
+        if info.kind == "command" or not info.pgid:
+            # a command's runner passes the stop on to the command's group (then SIGKILL after a
+            # grace period); a script that does not lead its process group gets it alone
+            os.kill(info.pid, signal.SIGTERM)
+        else:
+            os.killpg(info.pgid, signal.SIGTERM)
     except ProcessLookupError:
         pass
     except PermissionError:
