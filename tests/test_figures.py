@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 
 import pytest
 from conftest import wait_for_pilot
@@ -43,7 +44,8 @@ def test_summary_counts_eta_down_from_when_it_was_logged(tmp_path):
     store = RunStore(tmp_path / "runs")
     run = store.run("r")
     run.path.mkdir(parents=True)
-    run.update_info(id="r", status="running", started=1000.0)
+    # running, and alive: this process stands for its trainer (a dead one's figures stop at its end)
+    run.update_info(id="r", status="running", started=1000.0, pid=os.getpid())
     with run.writer() as w:
         w.scalars(10, 100, {keys.TRAIN_LOSS: 2.0, keys.ETA_S: 30.0, keys.TRAIN_TIME_S: 9.0,
                             keys.TOK_PER_S_MEAN: 50.0, keys.TOK_PER_S: 60.0}, t=1010.0)
