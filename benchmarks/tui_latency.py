@@ -39,7 +39,7 @@ from workbench.store import RunStore  # noqa: E402
 from workbench.tui.app import WorkbenchApp  # noqa: E402
 from workbench.tui.screens.dashboard import DashboardScreen  # noqa: E402
 from workbench.tui.screens.home import HomeScreen  # noqa: E402
-from workbench.tui.widgets.loss_plot import LossPlot  # noqa: E402
+from workbench.tui.widgets.metric_chart import MetricChart  # noqa: E402
 
 GOALS = {"first frame": 3.0, "new points": 1.0, "key during writes": 0.5,
          "1M-point dashboard": 10.0, "key on 1M points": 0.5, "sampler stop": 1.0}
@@ -81,8 +81,8 @@ async def live_writer(root: Path) -> tuple[float, float]:
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, HomeScreen))
         app.open_run(run_id)
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.query(LossPlot))
-        plot = app.screen.query_one(LossPlot)
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.query(MetricChart))
+        plot = app.screen.query_one(MetricChart)
         thread.start()
         try:
             await until(pilot, lambda: plot.curves and len(plot.curves[0][1]) > 5)
@@ -118,8 +118,8 @@ async def million(root: Path, n: int = 1_000_000) -> tuple[float, float]:
         await until(pilot, lambda: isinstance(app.screen, HomeScreen))
         t0 = time.monotonic()
         app.open_run("big")
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.query(LossPlot))
-        plot = app.screen.query_one(LossPlot)
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.query(MetricChart))
+        plot = app.screen.query_one(MetricChart)
         await until(pilot, lambda: plot.curves and plot.curves[0][1])
         drawn = time.monotonic() - t0
         t0 = time.monotonic()

@@ -13,7 +13,7 @@ import psutil
 import pytest
 from conftest import ROOT
 
-from workbench import contention
+from workbench import contention, keys
 
 BUSY = "import time\nt = time.time() + 20\nwhile time.time() < t: pass\n"
 
@@ -61,9 +61,9 @@ def test_dashboard_panel_warns_when_others_are_busy():
     from workbench.tui.widgets.telemetry_panel import TelemetryPanel
 
     panel = TelemetryPanel()
-    panel.now = {"cpu/percent": 180.0, contention.OTHERS_SHARE_KEY: 0.6}
+    panel.now = {"cpu/percent": 180.0, keys.CPU_OTHERS_SHARE: 0.6}
     assert "others use 60% of the CPU" in panel.build().plain
-    panel.now[contention.OTHERS_SHARE_KEY] = 0.02
+    panel.now[keys.CPU_OTHERS_SHARE] = 0.02
     assert "others use" not in panel.build().plain
 
 

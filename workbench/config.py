@@ -9,7 +9,6 @@ section is. `load_config` returns a validated `Config`; bad input raises
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import sys
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
+from workbench.formatting import nearest
 from workbench.paths import not_a_file
 
 if sys.version_info >= (3, 11):
@@ -177,9 +177,9 @@ def all_keys() -> list[str]:
 
 
 def _suggest(word: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
+    close = nearest(word, options)
     if close:
-        return f"; did you mean '{close[0]}'?"
+        return f"; did you mean '{close}'?"
     return f"; valid keys: {', '.join(options)}"
 
 

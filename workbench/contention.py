@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from workbench import gpus, keys
+from workbench import gpus
 
 # Other processes using at least this share of the machine's cores make speed figures suspect.
 HEAVY_CPU_SHARE = 0.25
@@ -23,7 +23,6 @@ HEAVY_CPU_SHARE = 0.25
 HEAVY_GPU_UTIL = 20.0
 HEAVY_GPU_BYTES = 1 << 30
 
-OTHERS_SHARE_KEY = keys.CPU_OTHERS_SHARE  # telemetry: cores busy with other processes / all cores
 
 
 def _busy_seconds() -> float:

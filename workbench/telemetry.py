@@ -175,7 +175,7 @@ class TelemetrySampler:
                 out[keys.CPU_PERCENT] = float(self._process.cpu_percent(None))
                 out[keys.CPU_RSS] = float(self._process.memory_info().rss)
             if self._cpu_watch is not None:
-                out[contention.OTHERS_SHARE_KEY] = self._cpu_watch.take() / self._cpu_watch.cores
+                out[keys.CPU_OTHERS_SHARE] = self._cpu_watch.take() / self._cpu_watch.cores
         except Exception:
             pass
         try:

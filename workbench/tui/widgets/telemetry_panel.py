@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from workbench import keys
-from workbench.contention import OTHERS_SHARE_KEY, heavy_share
+from workbench.contention import heavy_share
 from workbench.formatting import fmt_bytes, fmt_rate
 from workbench.tui.widgets.sparkline import spark
 
@@ -42,7 +42,7 @@ class TelemetryPanel(Static):
         width = max(20, self.content_size.width or 30)
         sw = max(4, width - 17)
         t = Text(no_wrap=True, overflow="ellipsis")
-        others = self.now.get(OTHERS_SHARE_KEY)
+        others = self.now.get(keys.CPU_OTHERS_SHARE)
         if heavy_share(others):  # speed figures from a shared, busy machine say so
             t.append(f"⚠ others use {100 * others:.0f}% of the CPU\n", style="bold yellow")
 
