@@ -47,7 +47,13 @@ def visible_gpus() -> int:
     return count
 
 
-def check_device(device: str, where: str) -> None:
+def check_device(device, where: str) -> None:
+    if isinstance(device, list):  # GPU indices of a data-parallel run
+        count = visible_gpus()
+        if any(i >= count for i in device):
+            raise WorkbenchError(f"{where}: 'system.device' is {device} but this machine has "
+                                 f"{count} visible GPU{'' if count == 1 else 's'}")
+        return
     if device.startswith("cuda"):
         count = visible_gpus()
         index = int(device.split(":", 1)[1]) if ":" in device else 0

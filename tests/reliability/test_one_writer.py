@@ -16,6 +16,8 @@ def test_bad_input_makes_no_run_folder(tmp_path, capsys, monkeypatch):
     runs = tmp_path / "runs"
     code, _, err = cli(capsys, "run", str(exp), "--runs-dir", str(runs), "--set", "system.device=cuda:7")
     assert code == 2 and "system.device" in err and "cuda:7" in err
+    code, _, err = cli(capsys, "run", str(exp), "--runs-dir", str(runs), "--set", "system.device=[0, 7]")
+    assert code == 2 and "system.device" in err and "[0, 7]" in err
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "empty"))
     code, _, err = cli(capsys, "run", str(exp), "--runs-dir", str(runs), "--set", "data.tokenizer='gpt2'")
     assert code == 2 and "GPT-2 BPE" in err and "TIKTOKEN_CACHE_DIR" in err
