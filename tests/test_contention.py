@@ -85,3 +85,12 @@ def test_bench_reports_contention(tmp_path):
     r = bench_config(cfg, steps=3, warmup=1)
     assert set(r["contention"]) == {"warnings", "cpu_others_cores", "cpu_cores"}
     assert r["contention"]["cpu_cores"] == psutil.cpu_count()
+
+
+def test_sibling_ranks_under_torchrun_are_ours(monkeypatch):
+    """Under torchrun the agent (our parent) roots the tree: a sibling rank is not "others"."""
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert contention.own_root().pid == os.getppid()
+    assert os.getpid() in contention.own_pids()
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")
+    assert contention.own_root().pid == os.getpid()

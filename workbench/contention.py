@@ -30,6 +30,22 @@ def _busy_seconds() -> float:
     return sum(t) - t.idle - getattr(t, "iowait", 0.0)
 
 
+def own_root() -> psutil.Process:
+    """The root of "our" process tree: this process, or under torchrun the elastic agent that
+    started every local rank, so sibling ranks do not count as another user's work."""
+    me = psutil.Process()
+    if int(os.environ.get("LOCAL_WORLD_SIZE", "1")) > 1:
+        parent = me.parent()
+        if parent is not None:
+            return parent
+    return me
+
+
+def own_pids() -> set[int]:
+    root = own_root()
+    return {root.pid, *(c.pid for c in root.children(recursive=True))}
+
+
 def _own_seconds(proc: psutil.Process) -> float:
     """CPU time of this process and its children (torch.compile workers, dataloaders)."""
     total = 0.0
@@ -46,7 +62,7 @@ class CpuWatch:
     """Cores used by other processes, averaged since the previous `take()` (or creation)."""
 
     def __init__(self) -> None:
-        self.proc = psutil.Process()
+        self.proc = own_root()
         self.cores = psutil.cpu_count() or 1
         self._mark()
 
@@ -80,7 +96,7 @@ class Contention:
 
 def top_cpu_processes(window: float = 0.5, n: int = 3) -> list[tuple[int, str, float]]:
     """(pid, name, cores) of the busiest processes that are not this one or its children."""
-    own = {os.getpid(), *(c.pid for c in psutil.Process().children(recursive=True))}
+    own = own_pids()
     procs = [p for p in psutil.process_iter(["name", "cmdline"]) if p.pid not in own]
     for p in procs:
         try:
@@ -116,7 +132,7 @@ def gpu_warnings(nvml_index: int) -> list[str]:
     status = gpus.read_gpu(nvml_index)
     if status is None:
         return []
-    own = {os.getpid(), *(c.pid for c in psutil.Process().children(recursive=True))}
+    own = own_pids()
     others = [(pid, used) for pid, used in status.processes if pid not in own]
     held = sum(used or 0 for _, used in others)
     out = []
