@@ -21,7 +21,7 @@ DEFAULT_RUNS_DIR = "runs"
 READS_RUNS = {"ls", "show", "compare", "diff", "export", "rm", "stop", "resume", "sample"}
 
 # Order in `workbench --help`; modules not listed come after, alphabetically.
-ORDER = ["init", "run", "resume", "ls", "show", "compare", "diff", "config", "stop", "sample",
+ORDER = ["init", "run", "resume", "ls", "show", "compare", "diff", "config", "stop", "queue", "sweep", "sample",
          "rm", "export", "import", "gpu", "bench", "profile"]
 
 

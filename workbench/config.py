@@ -42,6 +42,8 @@ class ExperimentConfig:
     description: str = key("", "One line shown in the TUI and in `workbench ls`.")
     extends: str = key("", "Experiment file this one builds on, relative to this file.")
     tags: list = key([], "Free-form labels.")
+    sweep: str = key("", "The sweep this run is a trial of; `workbench sweep` sets it.")
+    trial: int = key(-1, "The run's trial number in that sweep (-1: not a trial).")
 
 
 @dataclass
@@ -108,6 +110,8 @@ class TrainConfig:
 class SystemConfig:
     device: Any = key("auto", "'auto' (cuda, then mps, then cpu), 'cpu', 'cuda', 'cuda:N', 'mps', or a list of "
                               "GPU indices like [0, 1] (one process per GPU; the launcher sets CUDA_VISIBLE_DEVICES).")
+    gpus: int = key(1, "GPUs the run asks for (0 = CPU; with nproc above 1, one per process); the launcher "
+                       "picks free ones and sets CUDA_VISIBLE_DEVICES.")
     precision: str = key("auto", "'auto' (bf16 on GPUs that have it, else fp32), 'fp32', 'tf32', 'bf16' or 'fp16'.", PRECISIONS)
     compile: Any = key("auto", "torch.compile the model: true, false, or 'auto' (on for CUDA).")
     compile_mode: str = key("default", "torch.compile mode.", ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"))
@@ -372,12 +376,14 @@ def check_runnable(cfg: Config, where: str) -> None:
 def load_config(path: str | Path, overrides: list[str] | tuple = ()) -> Config:
     """Read an experiment file, resolve its extends chain, apply --set overrides, validate."""
     chain = extends_chain(path)
+    # [sweep] describes a search, not a run: sweep_config.py reads it
+    raws = {p: {k: v for k, v in read_toml(p).items() if k != "sweep"} for p in chain}
     merged: dict[str, dict[str, Any]] = {}
     for p in reversed(chain):
-        raw = _absolute_paths(check_raw(str(p), read_toml(p)), p.parent)
+        raw = _absolute_paths(check_raw(str(p), raws[p]), p.parent)
         raw.pop("experiment", None)  # describes its own file only
         merged = merge(merged, raw)
-    leaf = check_raw(str(chain[0]), read_toml(chain[0]))
+    leaf = check_raw(str(chain[0]), raws[chain[0]])
     merged["experiment"] = dict(leaf.get("experiment", {}))
     merged["experiment"].setdefault("name", Path(path).stem)
     merged["experiment"]["extends"] = ""  # flattened: the resolved config stands alone
@@ -414,6 +420,7 @@ def validate(cfg: Config, where: str) -> None:
         ("model.vocab_multiple", m.vocab_multiple, 1), ("train.batch_size", t.batch_size, 1),
         ("train.grad_accum", t.grad_accum, 1), ("train.log_interval", t.log_interval, 1),
         ("eval.batches", cfg.eval.batches, 1), ("system.nproc", cfg.system.nproc, 1),
+        ("system.gpus", cfg.system.gpus, 0),
         ("model.head_size", m.head_size, 0), ("train.max_steps", t.max_steps, 0),
         ("train.max_tokens", t.max_tokens, 0), ("train.warmup_steps", t.warmup_steps, 0),
         ("train.decay_steps", t.decay_steps, 0), ("eval.interval", cfg.eval.interval, 0),
@@ -464,6 +471,9 @@ def validate(cfg: Config, where: str) -> None:
              f"like system.device = {list(range(nproc))}")
     elif dev == "mps" and nproc > 1:
         fail("'system.nproc' above 1 needs CUDA GPUs or the CPU; MPS trains in one process")
+    if cfg.system.gpus > 1 and cfg.system.gpus != processes(cfg.system):
+        fail(f"'system.gpus' is {cfg.system.gpus} but the run trains on {processes(cfg.system)} process(es), "
+             f"one per GPU: set 'system.nproc' to {cfg.system.gpus}, or leave gpus at 1")
     if bool(d.train_bin) != bool(d.val_bin):
         fail("set both 'data.train_bin' and 'data.val_bin' (pre-tokenized files come in pairs)")
     if m.init_from and d.tokenizer != "gpt2":
@@ -499,7 +509,8 @@ def flatten(cfg: Config | dict, prefix: str = "") -> dict[str, Any]:
 
 
 # Keys that name the experiment rather than change training; a diff skips them.
-IDENTITY_KEYS = ("experiment.name", "experiment.description", "experiment.extends", "experiment.tags")
+IDENTITY_KEYS = ("experiment.name", "experiment.description", "experiment.extends", "experiment.tags",
+                 "experiment.sweep", "experiment.trial")
 
 
 def diff_configs(a: Config | dict, b: Config | dict, identity: bool = False) -> list[tuple[str, Any, Any]]:

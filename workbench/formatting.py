@@ -6,9 +6,9 @@ import difflib
 import time
 
 STATUS_SYMBOL = {"running": "●", "finished": "✓", "stopped": "■", "failed": "✗", "diverged": "✗",
-                 "crashed": "✗", "damaged": "!"}
+                 "crashed": "✗", "damaged": "!", "pruned": "✂"}
 STATUS_COLOR = {"running": "green", "finished": "cyan", "stopped": "yellow", "failed": "red",
-                "diverged": "magenta", "crashed": "red", "damaged": "red"}
+                "diverged": "magenta", "crashed": "red", "damaged": "red", "pruned": "blue"}
 
 
 def nearest(word: str, options: list[str]) -> str | None:

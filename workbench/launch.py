@@ -25,8 +25,9 @@ from workbench.command_file import is_command_file, load_command
 from workbench.config import Config, check_raw, from_dict, load_config, merge, parse_override
 from workbench.errors import WorkbenchError
 from workbench.outcome import STOP_SIGNALS
+from workbench.placement import Placement, place_now
 from workbench.run_lock import RunLock
-from workbench.store import Run, RunStore, process_start_time
+from workbench.store import Run, RunInfo, RunStore, process_start_time
 
 
 def child_command(argv: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -38,11 +39,13 @@ def child_command(argv: list[str]) -> tuple[list[str], dict[str, str]]:
     return [sys.executable, "-m", "workbench", *argv], env
 
 
-def _spawn(run: Run, argv: list[str], lock: RunLock | None) -> subprocess.Popen:
+def _spawn(run: Run, argv: list[str], lock: RunLock | None,
+           env_extra: dict[str, str] | None = None) -> subprocess.Popen:
     """The trainer (with the run's lock: it waits on its stdin) or a command's runner (without)."""
     if lock is not None:
         argv = [*argv, "--lock-fd", str(lock.fd)]
     cmd, env = child_command(argv)
+    env.update(env_extra or {})  # the GPUs placement chose
     # the trainer starts with the stop signals blocked (inherited across exec) until its handler is in
     old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS if lock is not None else ())
     try:
@@ -77,17 +80,37 @@ def check_experiment(experiment_file: str | Path, overrides: list[str] | tuple =
     return cfg
 
 
+def reap(proc: subprocess.Popen) -> None:
+    """A detached child stays ours until we exit: collect it when it ends, so it never lingers
+    as a zombie of a long-lived viewer (the TUI). A daemon thread: it never holds us up."""
+    threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
+
+
+def running_infos(store: RunStore) -> list[RunInfo]:
+    return [i for i in store.list_runs() if i.status == "running"]
+
+
 def start_run(store: RunStore, experiment_file: str | Path, overrides: list[str] | tuple = (),
-              name: str | None = None) -> Run:
-    """Create the run (config.toml frozen, run.json) and start its trainer (or, for a [command]
-    experiment, the runner of that command)."""
-    if is_command_file(experiment_file):
+              name: str | None = None, cfg: Config | None = None, placement: Placement | None = None,
+              run_id: str | None = None) -> Run:
+    """Create the run (config.toml frozen, run.json), pick its GPUs and start its trainer (or,
+    for a [command] experiment, the runner of that command). The queue passes the entry's
+    frozen `cfg` (the file may have changed since), the GPUs its scheduler chose and the run
+    id it reserved."""
+    frozen = cfg is not None
+    if not frozen and is_command_file(experiment_file):
         return start_command(store, experiment_file, overrides, name)
-    cfg = check_experiment(experiment_file, overrides, name)
-    run = store.run(store.new_run_id(cfg.experiment.name))
+    if frozen:
+        preflight.check(cfg, str(experiment_file))
+    else:
+        cfg = check_experiment(experiment_file, overrides, name)
+    placement = placement or place_now(cfg, running_infos(store))
+    run = store.run(run_id or store.new_run_id(cfg.experiment.name))
     with run.lock().acquire() as lock:
-        store.create_run(run.id, cfg, experiment_file=experiment_file, overrides=overrides)
-        _hand_over(run, _spawn(run, ["run", "--run-id", run.id, "--runs-dir", str(store.root)], lock))
+        store.create_run(run.id, cfg, experiment_file=None if frozen else experiment_file, overrides=overrides)
+        run.update_info(gpus=placement.gpus, experiment_file=str(experiment_file))
+        _hand_over(run, _spawn(run, ["run", "--run-id", run.id, "--runs-dir", str(store.root)], lock,
+                               placement.env))
     return run
 
 
@@ -156,9 +179,11 @@ def resume_run(store: RunStore, run: Run, overrides: list[str] | tuple = ()) -> 
         argv = ["run", "--resume", run.id, "--runs-dir", str(store.root)]
         for o in overrides:
             argv += ["--set", o]
-        proc = _spawn(run, argv, lock)
+        placement = place_now(run.config(), running_infos(store))
+        proc = _spawn(run, argv, lock, placement.env)
         try:
             run.mark_resuming(proc.pid, overrides)
+            run.update_info(gpus=placement.gpus)
         finally:
             _hand_over(run, proc)
     return run

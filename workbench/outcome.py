@@ -4,6 +4,7 @@
     failed     1   an exception, CUDA OOM, torch.compile failure, disk full
     (bad input 2   WorkbenchError: a file, a key, a value)
     diverged   3   NaN/Inf loss or weights
+    pruned     4   a sweep's pruner ended this trial at an evaluation (workbench/sweep.py)
     stopped    128 + signal (130 SIGINT, 143 SIGTERM, 129 SIGHUP)
 """
 
@@ -14,12 +15,16 @@ from dataclasses import dataclass
 
 from workbench.errors import WorkbenchError
 
-EXIT_CODES = {"finished": 0, "failed": 1, "diverged": 3}
+EXIT_CODES = {"finished": 0, "failed": 1, "diverged": 3, "pruned": 4}
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Diverged(Exception):
     """NaN/Inf in the loss or the weights: the run ends 'diverged'."""
+
+
+class Pruned(Exception):
+    """A sweep's pruner rejected this trial at an evaluation: the run ends 'pruned'."""
 
 
 @dataclass

@@ -35,8 +35,8 @@ from workbench.metrics import MetricsReader, MetricsWriter
 SCHEMA_VERSION = 1
 # "damaged": a reader could not make sense of the run's files (run.json, metrics.sqlite, the folder
 # name); the reason says which. Only readers say it; no writer ever records it.
-STATUSES = ("running", "finished", "stopped", "failed", "diverged", "crashed", "damaged")
-ENDED = ("finished", "stopped", "failed", "diverged", "crashed")
+STATUSES = ("running", "finished", "stopped", "failed", "diverged", "crashed", "damaged", "pruned")
+ENDED = ("finished", "stopped", "failed", "diverged", "crashed", "pruned")  # pruned: a sweep ended it early
 STARTING_S = 60.0  # a run folder without run.json this young is being created, not crashed
 SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -147,6 +147,7 @@ class RunInfo:
     torch_version: str = ""
     cuda_version: str = ""
     device_name: str = ""
+    gpus: list = field(default_factory=list)  # NVML indices the launcher gave the run
     params: int | None = None
     params_no_embedding: int | None = None
     max_steps: int | None = None

@@ -37,7 +37,7 @@ from workbench.device import is_oom
 from workbench.distributed import Dist, report_failure
 from workbench.errors import WorkbenchError
 from workbench.mfu import mfu
-from workbench.outcome import Diverged, Result, StopFlag
+from workbench.outcome import Diverged, Pruned, Result, StopFlag
 from workbench.progress import NullConsole
 from workbench.rank_telemetry import Latest, share
 from workbench.recording import Recorder
@@ -69,6 +69,7 @@ class Session:
     last_log: tuple[int, float] | None = None  # (step, time) of the last log point after the first step
     lr: float = 0.0
     started: bool = False  # start() done: the run is being trained (a resume has begun)
+    pruning: object | None = None  # sweep.Pruning, for a sweep's trial whose sweep prunes
     stopping: bool = False  # the ranks agreed to stop (several ranks; one process reads the flag)
     time_up: bool = False  # the ranks agreed that train.max_time is reached (several ranks)
 
@@ -162,6 +163,10 @@ def start(s: Session, resume: bool) -> None:
     if resume and s.run is not None:
         s.run.write_config(cfg)  # the checkpoint loaded: now a --set that extends the run is its config
     s.started = True
+    if cfg.experiment.sweep and d.is_recorder:  # a sweep's trial: its pruner hears the metric at each evaluation
+        from workbench.sweep import Pruning
+
+        s.pruning = Pruning.for_run(cfg, s.run.path)
 
 
 def loop(s: Session) -> str | None:
@@ -231,6 +236,9 @@ def failed(s: Session, e: Exception) -> Result:
     if isinstance(e, Diverged):
         s.sink.event("diverged", str(e), step=step)
         return Result("diverged", str(e))
+    if isinstance(e, Pruned):
+        s.sink.event("pruned", str(e), step=step)
+        return Result("pruned", str(e))
     if isinstance(e, checkpoint.DiskFull):
         s.sink.event("error", str(e), step=step)
         return Result("failed", str(e))
@@ -412,6 +420,12 @@ def evaluate_and_record(s: Session) -> None:
         st.best_val = ev["val"]
         if s.cfg.checkpoint.keep_best:
             save(s, "best")
+    prune = bool(s.pruning) and s.pruning.should_stop(st.step, {keys.EVAL_VAL_LOSS: ev["val"],
+                                                                 keys.EVAL_TRAIN_LOSS: ev["train"]})
+    if s.cfg.experiment.sweep and s.ranks:
+        prune = bool(s.dist.max(prune)[0])  # the recorder asked the study; every rank stops with it
+    if prune:
+        raise Pruned(f"pruned by the sweep at step {st.step} (val loss {ev['val']:.4f})")
 
 
 @torch.no_grad()

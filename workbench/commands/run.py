@@ -2,7 +2,7 @@
 `workbench run -- CMD …` (or a [command] experiment file): run your own command and record it
 (workbench/command_run.py). `--nproc N`: data-parallel under torchrun (workbench/torchrun.py).
 
-Exit codes: 0 finished, 1 failed, 2 bad input, 3 diverged, 130 stopped by SIGINT,
+Exit codes: 0 finished, 1 failed, 2 bad input, 3 diverged, 4 pruned by a sweep, 130 stopped by SIGINT,
 143 stopped by SIGTERM, 129 stopped by SIGHUP (the run is saved and can be resumed).
 """
 
@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "run", help="train an experiment headless (progress bar, or plain lines when piped)",
         description="Train an experiment in this terminal, writing the same run store as the TUI. "
-                    "Exit codes: 0 finished, 1 failed, 2 bad input, 3 diverged, 130/143/129 stopped "
+                    "Exit codes: 0 finished, 1 failed, 2 bad input, 3 diverged, 4 pruned by a sweep, 130/143/129 stopped "
                     "by SIGINT/SIGTERM/SIGHUP (a checkpoint is saved; `workbench resume` continues).")
     p.add_argument("experiment", nargs="?", help="experiment TOML file (optional with --resume)")
     add_overrides(p)

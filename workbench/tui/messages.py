@@ -118,3 +118,40 @@ class AttentionLoaded(Message):
         self.key = key
         self.maps = maps  # workbench.attention_maps.AttentionMaps or None
         self.error = error
+
+
+@dataclass
+class QueueRow:
+    """One line of the home screen's queue pane."""
+
+    entry_id: int
+    position: int | None  # among the waiting; None for a running entry
+    label: str  # experiment, and the trial number for a sweep's trial
+    gpus: int  # asked for
+    state: str
+    run_id: str = ""
+    held: list = field(default_factory=list)  # GPUs its run holds
+    overrides: list = field(default_factory=list)
+
+
+@dataclass
+class QueueSnapshot:
+    rows: list[QueueRow]
+    paused: str | None  # the reason, when paused
+    scheduler: int | None  # its pid
+
+
+class QueuePolled(Message):
+    def __init__(self, snap: QueueSnapshot) -> None:
+        super().__init__()
+        self.snap = snap
+
+
+class SweepPolled(Message):
+    """The sweep screen's data: a workbench.sweep.SweepInfo, its spec and TrialRows (or an error)."""
+
+    def __init__(self, info: Any, rows: list, error: str = "") -> None:
+        super().__init__()
+        self.info = info
+        self.rows = rows
+        self.error = error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from pathlib import Path
 
 from textual import work
 from textual.app import ComposeResult
@@ -16,17 +17,20 @@ from textual.worker import get_current_worker
 from workbench import launch
 from workbench.errors import WorkbenchError
 from workbench.tui import poller
-from workbench.tui.messages import HostPolled, RunActionDone, RunsPolled
+from workbench.tui.messages import HostPolled, QueuePolled, RunActionDone, RunsPolled
+from workbench.tui.queue_poller import queue_snapshot
 from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.screens.overrides import OverridesScreen
 from workbench.tui.widgets.experiment_tree import ExperimentTree
 from workbench.tui.widgets.host_panel import HostPanel
+from workbench.tui.widgets.queue_pane import QueuePane
 from workbench.tui.widgets.runs_table import SORTS, RunsTable
 
 
 class HomeScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
-    BINDINGS = [Binding("escape", "clear_filter", "clear filter", show=False)]
+    BINDINGS = [Binding("escape", "clear_filter", "clear filter", show=False),
+                Binding("w", "open_sweep", "sweep", show=False)]
 
     def __init__(self) -> None:
         super().__init__()
@@ -39,6 +43,7 @@ class HomeScreen(Screen):
             with Vertical(id="runs-box"):
                 yield Input(placeholder="filter runs: words in id, status, experiment", id="filter")
                 yield RunsTable(id="runs")
+        yield QueuePane(id="queue")
         yield HostPanel(id="host")
         yield Footer(compact=True)
 
@@ -52,6 +57,8 @@ class HomeScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#filter").display = False
+        self.query_one(QueuePane).display = False
+        self.scheduler_worker()
         self.tree.border_title = f"Experiments · {self.app.experiments_dir.name}/"
         self.tree.load()
         self.tree.focus()
@@ -86,6 +93,10 @@ class HomeScreen(Screen):
                     self.post_message(RunsPolled(runs.poll()))
                 except Exception as e:  # noqa: BLE001 - keep polling; say what broke
                     self.app.call_from_thread(self.notify, f"reading runs: {e}", severity="error")
+                try:
+                    self.post_message(QueuePolled(queue_snapshot(self.app.store)))
+                except Exception as e:  # noqa: BLE001 - keep polling; say what broke
+                    self.app.call_from_thread(self.notify, f"reading the queue: {e}", severity="error")
                 if n % host_every == 0:
                     self.post_message(HostPolled(poller.host_snapshot()))
                 n += 1
@@ -95,6 +106,9 @@ class HomeScreen(Screen):
     def on_runs_polled(self, message: RunsPolled) -> None:
         self.table.set_rows(message.rows, poller.clock())
         self._retitle()
+
+    def on_queue_polled(self, message: QueuePolled) -> None:
+        self.query_one(QueuePane).show(message.snap)
 
     def on_host_polled(self, message: HostPolled) -> None:
         self.query_one(HostPanel).show(message.host)
@@ -140,6 +154,99 @@ class HomeScreen(Screen):
             return
         self.wake.set()
         self.app.call_from_thread(self.app.open_run, run.id)
+
+    # ------------------------------------------------------------ the queue and sweeps
+
+    def action_queue_add(self) -> None:
+        exp = self.tree.selected
+        if exp is None or exp.error:
+            self.action_start()  # says what is wrong
+            return
+
+        def done(parts: list | None) -> None:
+            if parts is not None:
+                self.queue_worker(str(exp.path), parts)
+
+        self.app.push_screen(OverridesScreen(exp.name, verb="queue"), done)
+
+    @work(thread=True, group="actions")
+    def queue_worker(self, path: str, overrides: list[str]) -> None:
+        """Queue the experiment (a file with a [sweep] table starts the sweep), start the scheduler."""
+        from workbench.config import check_data_files, load_config, read_toml
+        from workbench.queue import Queue
+        from workbench.scheduler import ensure_scheduler
+
+        store = self.app.store
+        try:
+            if "sweep" in read_toml(Path(path)):
+                from workbench.sweep import create
+
+                text = f"sweep {create(store, path, overrides).id} started"
+            else:
+                cfg = load_config(path, overrides)
+                check_data_files(cfg, path)
+                text = f"queued {cfg.experiment.name} as entry {Queue(store).add(cfg, path, overrides).id}"
+            ensure_scheduler(store)
+        except (WorkbenchError, OSError) as e:
+            self.post_message(RunActionDone(f"cannot queue: {e}", "error"))
+            return
+        self.post_message(RunActionDone(text))
+
+    @work(thread=True, group="actions")
+    def scheduler_worker(self) -> None:
+        """Queued work and no scheduler (the machine rebooted, say): start one."""
+        from workbench.queue import Queue
+        from workbench.scheduler import ensure_scheduler, scheduler_pid
+        from workbench.sweep import active_sweeps
+
+        queue = Queue(self.app.store)
+        if scheduler_pid(self.app.store) is None and not queue.paused()[0] and (
+                queue.entries(("waiting",)) or active_sweeps(self.app.store)):
+            ensure_scheduler(self.app.store)
+
+    def action_queue_remove(self) -> None:
+        row = self.query_one(QueuePane).current
+        if row is not None:
+            self.queue_change_worker(row.entry_id, None)
+
+    def action_queue_pause(self) -> None:
+        self.queue_pause_worker(not self.query_one(QueuePane).paused)
+
+    @work(thread=True, group="actions")
+    def queue_pause_worker(self, pause: bool) -> None:
+        from workbench.queue import Queue
+        from workbench.scheduler import ensure_scheduler
+
+        Queue(self.app.store).set_paused(pause, "paused by the user")
+        if not pause:
+            ensure_scheduler(self.app.store)
+        self.post_message(RunActionDone("queue paused: running entries go on" if pause else "queue resumed"))
+
+    def action_queue_move(self, offset: int) -> None:
+        row = self.query_one(QueuePane).current
+        if row is not None:
+            self.queue_change_worker(row.entry_id, offset)
+
+    @work(thread=True, group="actions")
+    def queue_change_worker(self, entry_id: int, offset: int | None) -> None:
+        from workbench.queue import Queue
+
+        try:
+            if offset is None:
+                Queue(self.app.store).remove(entry_id)
+            else:
+                Queue(self.app.store).move(entry_id, offset)
+        except WorkbenchError as e:
+            self.post_message(RunActionDone(str(e), "warning"))
+            return
+        if offset is None:
+            self.post_message(RunActionDone(f"removed queue entry {entry_id}"))
+        self.wake.set()
+
+    def action_open_sweep(self) -> None:
+        from workbench.tui.screens.sweep import SweepScreen
+
+        self.app.push_screen(SweepScreen(None))
 
     # ------------------------------------------------------------ runs
 

@@ -28,16 +28,17 @@ def split_overrides(text: str) -> list[str]:
 class OverridesScreen(ModalScreen[list]):
     BINDINGS = [Binding("escape", "cancel", "cancel")]
 
-    def __init__(self, experiment: str) -> None:
+    def __init__(self, experiment: str, verb: str = "start") -> None:
         super().__init__()
         self.experiment = experiment
+        self.verb = verb  # "start", or "queue"
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(f"Start [b]{self.experiment}[/b] with overrides", id="question")
+            yield Static(f"{self.verb.capitalize()} [b]{self.experiment}[/b] with overrides", id="question")
             yield Input(placeholder="train.lr=3e-4 train.max_steps=500", id="overrides")
             yield Static("", id="overrides-error")
-            yield Static("[b]enter[/b] start   [b]esc[/b] cancel   key=value as --set, space-separated",
+            yield Static(f"[b]enter[/b] {self.verb}   [b]esc[/b] cancel   key=value as --set, space-separated",
                          id="dialog-keys")
 
     def on_mount(self) -> None:

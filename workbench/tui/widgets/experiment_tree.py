@@ -41,6 +41,7 @@ class ExperimentTree(Tree[Experiment]):
     BINDINGS = [
         Binding("s", "screen.start", "start"),
         Binding("S", "screen.start_with", "start with…"),
+        Binding("a", "screen.queue_add", "queue…", show=False),  # in `?`; the footer keeps to 80 columns
         Binding("tab", "app.focus_next", "runs", show=False),
     ]
 
