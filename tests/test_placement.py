@@ -120,3 +120,18 @@ def test_no_nvml_means_no_placement(monkeypatch, tmp_path):
     monkeypatch.setattr(gpus, "_tried", True)
     cfg = tiny_cfg(tmp_path, system__device="auto")
     assert placement.place_now(cfg, [running("a", [])]) == placement.Placement([], {})
+
+
+def test_gpus_and_nproc_fit_together(nvml, tmp_path):
+    from tests.test_queue import write_tiny
+    from workbench.config import load_config
+
+    exp = write_tiny(tmp_path)
+    auto = ["system.device='auto'"]
+    with pytest.raises(WorkbenchError, match="'system.gpus' is 2 but the run trains on 1 process"):
+        load_config(exp, [*auto, "system.gpus=2"])
+    for sets in (["system.gpus=2", "system.nproc=2"], ["system.nproc=2"]):
+        cfg = load_config(exp, [*auto, *sets])
+        assert placement.gpus_wanted(cfg) == 2 and placement.place_now(cfg, []).gpus == [0, 2]
+    listed = load_config(exp, ["system.device=[1, 3]"])  # named: honoured as given
+    assert placement.place_now(listed, []).gpus == [1, 3]
