@@ -86,7 +86,7 @@ async def test_sweep_screen_rows_sort_open_compare(tui_store, pinned_tui, no_sch
     app = app_for(tui_store)
     async with app.run_test(size=(100, 30)) as pilot:
         await home_loaded(pilot)
-        await pilot.press("w")
+        await pilot.press("v")
         assert isinstance(app.screen, SweepScreen)
         table = app.screen.query_one(TrialsTable)
         await wait_for(pilot, lambda: table.row_count == 3, HANG_S, "the trials")

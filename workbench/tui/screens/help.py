@@ -21,7 +21,7 @@ KEYS = [
                     ("/", "filter runs (enter keeps, esc clears)"), ("o", "cycle the sort order")]),
     ("Home: queue", [("d", "take the waiting entry off the queue"),
                      ("K / J", "move it earlier / later"), ("p", "pause / resume the queue"),
-                     ("w", "the latest sweep (anywhere on home)")]),
+                     ("v", "view the latest sweep (anywhere on home)")]),
     ("Sweep", [("enter", "open the trial's dashboard"), ("space", "mark / unmark for compare"),
                ("c", "compare the marked trials"), ("o", "sort: trial, metric, status"),
                ("x", "stop the sweep (asks first)"), ("[ / ]", "older / newer sweep")]),

@@ -30,7 +30,7 @@ from workbench.tui.widgets.runs_table import SORTS, RunsTable
 class HomeScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     BINDINGS = [Binding("escape", "clear_filter", "clear filter", show=False),
-                Binding("w", "open_sweep", "sweep", show=False)]
+                Binding("v", "open_sweep", "sweep", show=False)]
 
     def __init__(self) -> None:
         super().__init__()
