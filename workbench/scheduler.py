@@ -19,7 +19,6 @@ import fcntl
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -68,13 +67,10 @@ def ensure_scheduler(store: RunStore, slots: int | None = None, poll: float | No
     pid = scheduler_pid(store)
     if pid is not None:
         return pid, False
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    pkg_root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH", "")) if p)
+    cmd, env = launch.child_command(["--runs-dir", str(store.root), "queue", "start", "--foreground"])
     queue_dir(store).mkdir(parents=True, exist_ok=True)
     with open(log_path(store), "ab") as log, open(os.devnull, "rb") as devnull:
-        proc = subprocess.Popen([sys.executable, "-m", "workbench", "--runs-dir", str(store.root), "queue",
-                                 "start", "--foreground"], stdin=devnull, stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(cmd, stdin=devnull, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, env=env, close_fds=True)
     launch.reap(proc)
     return proc.pid, True
