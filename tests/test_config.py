@@ -157,7 +157,7 @@ def test_default_config_is_valid():
 
 
 def test_missing_data_files_are_caught_before_a_run_starts(tmp_path, runs_dir):
-    from workbench.config import check_data_files
+    from workbench.config_checks import check_data_files
 
     cfg = load_config(ROOT / "experiments/gpt2-124m.toml")  # loads: its data lives elsewhere
     with pytest.raises(WorkbenchError, match=r"'data\.train_bin' names .*train\.bin, which does not exist"):

@@ -232,7 +232,8 @@ def test_bad_process_settings(overrides, message):
 
 
 def test_processes_and_gpus():
-    from workbench.config import load_config, processes
+    from workbench.config import load_config
+    from workbench.config_checks import processes
     from workbench.device import gpu_index
     from workbench.torchrun import gpu_env
 

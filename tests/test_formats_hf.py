@@ -10,7 +10,8 @@ import torch
 
 from tests.conftest import requires_bpe
 from workbench.cli import main
-from workbench.config import check_data_files, load_config
+from workbench.config import load_config
+from workbench.config_checks import check_data_files
 from workbench.errors import WorkbenchError
 from workbench.store import RunStore
 

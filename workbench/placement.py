@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from workbench.config import Config, processes
+from workbench.config import Config
+from workbench.config_checks import processes
 from workbench.errors import WorkbenchError
 from workbench.gpus import GpuStatus, list_gpus, match_runs
 

@@ -1,5 +1,5 @@
 """What is checked before a run folder exists: the data files and the model's size
-(config.check_runnable), the tokenizer's file and the device. Bad input is refused here, in one line, and no run is created for it.
+(config_checks.check_runnable), the tokenizer's file and the device. Bad input is refused here, in one line, and no run is created for it.
 
 No torch: the TUI's launcher calls this too. The device check asks NVML, which sees
 the same GPUs torch would (CUDA_VISIBLE_DEVICES applied); the trainer's own check on
@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import sys
 
-from workbench.config import Config, check_runnable
+from workbench.config import Config
+from workbench.config_checks import check_runnable
 from workbench.errors import WorkbenchError
 
 

@@ -163,7 +163,7 @@ def _locked(store: RunStore, sweep_id: str):
 
 def create(store: RunStore, experiment_file: str, overrides: list | tuple = ()) -> SweepInfo:
     """A new sweep from an experiment file with a [sweep] table; its first trial is queued."""
-    from workbench.config import check_data_files
+    from workbench.config_checks import check_data_files
 
     cfg, spec = load_sweep(experiment_file, overrides)
     check_data_files(cfg, experiment_file)

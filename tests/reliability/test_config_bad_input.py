@@ -111,6 +111,6 @@ def test_folder_device_or_empty_file_as_dataset(tmp_path, capsys, value, message
 
 
 def test_defaults_still_pass():
-    from workbench.config import check_runnable
+    from workbench.config_checks import check_runnable
 
     check_runnable(Config(), "defaults")  # the stock model fits any machine that runs the tests

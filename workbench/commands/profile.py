@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.config import check_runnable, load_config
+    from workbench.config import load_config
+    from workbench.config_checks import check_runnable
     from workbench.errors import WorkbenchError
     from workbench.store import RunStore
 

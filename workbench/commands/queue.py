@@ -64,7 +64,8 @@ def _store(args):
 
 
 def add(args: argparse.Namespace) -> int:
-    from workbench.config import check_data_files, load_config, read_toml
+    from workbench.config import load_config, read_toml
+    from workbench.config_checks import check_data_files
     from workbench.queue import Queue
     from workbench.scheduler import ensure_scheduler
 

@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.config import processes
+    from workbench.config_checks import processes
     from workbench.distributed import under_torchrun
     from workbench.outcome import STOP_SIGNALS, StopFlag
     from workbench.store import RunStore
@@ -137,7 +137,8 @@ def open_run(args: argparse.Namespace, flag):
 
 def _config(args: argparse.Namespace, store):
     """The run's config: the experiment file with --set, or on --resume the run's own with --set."""
-    from workbench.config import check_runnable, load_config
+    from workbench.config import load_config
+    from workbench.config_checks import check_runnable
     from workbench.launch import apply_overrides
 
     if args.run_id and store.run(args.run_id).config_path.exists():
@@ -200,7 +201,7 @@ def _train(cfg, r, resume: bool, args: argparse.Namespace, dist=None, stop=None)
 def _launch(args: argparse.Namespace, cfg, nodes, store) -> int:
     """Start this node's ranks under torchrun and wait for them. The recording node reserves
     the run folder first; when a rank fails, it marks the run failed naming the rank."""
-    from workbench.config import processes
+    from workbench.config_checks import processes
     from workbench.torchrun import gpu_env, launch
 
     nproc = processes(cfg.system) if cfg is not None else args.nproc

@@ -23,7 +23,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from workbench.config import Config, apply_overrides, check_raw, check_runnable, from_dict
+from workbench.config import Config, apply_overrides, check_raw, from_dict
+from workbench.config_checks import check_runnable
 from workbench.errors import WorkbenchError
 
 RENAMES = (("transformer.h.", "blocks."), ("transformer.", ""), (".attn.c_attn.", ".attn.qkv."),

@@ -172,7 +172,8 @@ class HomeScreen(Screen):
     @work(thread=True, group="actions")
     def queue_worker(self, path: str, overrides: list[str]) -> None:
         """Queue the experiment (a file with a [sweep] table starts the sweep), start the scheduler."""
-        from workbench.config import check_data_files, load_config, read_toml
+        from workbench.config import load_config, read_toml
+        from workbench.config_checks import check_data_files
         from workbench.queue import Queue
         from workbench.scheduler import ensure_scheduler
 
