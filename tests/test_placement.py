@@ -9,7 +9,7 @@ import pytest
 from tests.test_trainer import tiny_cfg
 from workbench import gpus, placement
 from workbench.errors import WorkbenchError
-from workbench.store import RunInfo
+from workbench.run_info import RunInfo
 
 GiB = 2**30
 

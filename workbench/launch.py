@@ -26,8 +26,9 @@ from workbench.config import Config, check_raw, from_dict, load_config, merge, p
 from workbench.errors import WorkbenchError
 from workbench.outcome import STOP_SIGNALS
 from workbench.placement import Placement, place_now
+from workbench.run_info import RunInfo, process_start_time
 from workbench.run_lock import RunLock
-from workbench.store import Run, RunInfo, RunStore, process_start_time
+from workbench.store import Run, RunStore
 
 
 def child_command(argv: list[str]) -> tuple[list[str], dict[str, str]]:

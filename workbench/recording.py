@@ -30,8 +30,9 @@ from typing import Any
 
 from workbench.free_config import dict_to_toml
 from workbench.keys import store_key
+from workbench.run_info import ENDED
 from workbench.sink import NullSink
-from workbench.store import ENDED, Run, RunStore, write_text_atomic
+from workbench.store import Run, RunStore, write_text_atomic
 
 
 class Recorder:

@@ -27,15 +27,8 @@ from typing import BinaryIO
 
 from workbench.config import read_toml
 from workbench.errors import WorkbenchError
-from workbench.store import (
-    Run,
-    RunInfo,
-    RunStore,
-    check_run_id,
-    process_start_time,
-    run_id_problem,
-    write_json_atomic,
-)
+from workbench.run_info import RunInfo, process_start_time
+from workbench.store import Run, RunStore, check_run_id, run_id_problem, write_json_atomic
 
 # Unpacked size allowed by default: the larger of these two. Checkpoints hardly compress, so a
 # real run unpacks to about its archive's size; 50x more is a bomb. --max-size replaces the rule.

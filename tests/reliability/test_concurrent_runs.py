@@ -9,7 +9,8 @@ import threading
 
 from tests.conftest import tiny_experiment, wait_for, workbench_env
 from workbench import launch
-from workbench.store import ENDED, RunStore
+from workbench.run_info import ENDED
+from workbench.store import RunStore
 
 
 def poll(store: RunStore, stop: threading.Event, seen: dict, errors: list) -> None:

@@ -18,7 +18,8 @@ from workbench.formatting import (
     plain_table,
     use_color,
 )
-from workbench.store import STATUSES, RunStore
+from workbench.run_info import STATUSES
+from workbench.store import RunStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -53,7 +53,7 @@ class RunSnapshot:
     """What changed in one run since the last poll. None means 'unchanged, keep what you have'."""
 
     run_id: str
-    info: Any  # workbench.store.RunInfo
+    info: Any  # workbench.run_info.RunInfo
     x: str
     step: int
     tokens: int

@@ -14,8 +14,9 @@ from dataclasses import replace
 
 from workbench import keys, telemetry
 from workbench.metrics import MetricsReader
+from workbench.run_info import ENDED, RunInfo
 from workbench.smoothing import EmaState
-from workbench.store import ENDED, Run, RunInfo, RunStore
+from workbench.store import Run, RunStore
 from workbench.tui.messages import GpuRow, HostSnapshot, RunRow, RunSnapshot
 
 LOSS_KEYS = (keys.TRAIN_LOSS, keys.EVAL_VAL_LOSS)
