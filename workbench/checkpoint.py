@@ -26,6 +26,12 @@ class DiskFull(Exception):
     """The disk filled up while a checkpoint was written; the previous one is intact."""
 
 
+def save_run(path: Path, state: dict, cfg, tokenizer, **extra) -> None:
+    """A run's checkpoint: a training state (train_state.TrainState, or weights only) with what
+    rebuilds it (the config, the tokenizer), as the trainer and every import write it."""
+    save(path, {**state, "config": cfg.to_dict(), "tokenizer": tokenizer.state(), **extra})
+
+
 def save(path: Path, state: dict) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")

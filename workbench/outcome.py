@@ -48,6 +48,28 @@ class Result:
         return EXIT_CODES.get(self.status, 1)
 
 
+def from_exception(e: Exception, step: int) -> tuple[str, Result, bool]:
+    """How an exception ends a run: (the event kind to record, the Result, whether it was
+    unexpected, so its traceback belongs in train.log)."""
+    from workbench.checkpoint import DiskFull
+    from workbench.device import is_oom
+
+    if isinstance(e, WorkbenchError):
+        return "error", Result("failed", str(e), bad_input=True), False
+    if isinstance(e, Diverged):
+        return "diverged", Result("diverged", str(e)), False
+    if isinstance(e, Pruned):
+        return "pruned", Result("pruned", str(e)), False
+    if isinstance(e, DiskFull):
+        return "error", Result("failed", str(e)), False
+    if is_oom(e):
+        return "oom", Result("failed", f"CUDA out of memory at step {step}: lower train.batch_size or "
+                             "model.block_size (raise train.grad_accum to keep the effective batch), or use "
+                             "a smaller model"), False
+    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return "error", Result("failed", f"{type(e).__name__}: {first}"[:500]), True
+
+
 class StopFlag:
     """SIGINT, SIGTERM and SIGHUP (the terminal closed) set a flag; the loop finishes its step,
     saves and ends as stopped."""

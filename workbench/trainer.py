@@ -36,8 +36,9 @@ from workbench.config import Config
 from workbench.device import is_oom
 from workbench.distributed import Dist, report_failure
 from workbench.errors import WorkbenchError
+from workbench.evaluation import evaluate, sample
 from workbench.mfu import mfu
-from workbench.outcome import Diverged, Pruned, Result, StopFlag
+from workbench.outcome import Diverged, Pruned, Result, StopFlag, from_exception
 from workbench.progress import NullConsole
 from workbench.rank_telemetry import Latest, share
 from workbench.recording import Recorder
@@ -230,29 +231,12 @@ def failed(s: Session, e: Exception) -> Result:
     step = s.state.step if s.state is not None else 0
     if not s.dist.is_recorder and not isinstance(e, (WorkbenchError, Diverged)):
         report_failure(e)  # the recorder records the run; torchrun's agent learns why this rank ended
-    if isinstance(e, WorkbenchError):
-        s.sink.event("error", str(e), step=step)
-        return Result("failed", str(e), bad_input=True)
-    if isinstance(e, Diverged):
-        s.sink.event("diverged", str(e), step=step)
-        return Result("diverged", str(e))
-    if isinstance(e, Pruned):
-        s.sink.event("pruned", str(e), step=step)
-        return Result("pruned", str(e))
-    if isinstance(e, checkpoint.DiskFull):
-        s.sink.event("error", str(e), step=step)
-        return Result("failed", str(e))
-    if is_oom(e):
-        reason = (f"CUDA out of memory at step {step}: lower train.batch_size or model.block_size "
-                  "(raise train.grad_accum to keep the effective batch), or use a smaller model")
-        s.sink.event("oom", reason, step=step)
-        return Result("failed", reason)
-    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    reason = f"{type(e).__name__}: {first}"[:500]
-    s.sink.event("error", reason, step=step)
-    traceback.print_exc(file=sys.stderr)
-    sys.stderr.flush()
-    return Result("failed", reason)
+    kind, result, unexpected = from_exception(e, step)
+    s.sink.event(kind, result.reason, step=step)
+    if unexpected:
+        traceback.print_exc(file=sys.stderr)
+        sys.stderr.flush()
+    return result
 
 
 def close_sink(s: Session, result: Result) -> Result:
@@ -380,30 +364,6 @@ def log(s: Session) -> None:
     s.window.restart(now)
 
 
-@torch.no_grad()
-def evaluate(p: Parts, cfg: Config, flag: StopFlag) -> dict[str, float] | None:
-    """Mean loss on eval.batches batches of each split, each rank taking every world_size-th
-    batch; None when a signal cut it short (one process only: ranks must all finish it)."""
-    p.model.eval()
-    out = {}
-    d = p.dist
-    for split, batches in (("train", p.train_batches), ("val", p.val_batches)):
-        total = torch.zeros(2, device=p.setup.device)  # loss sum, batches
-        for k in range(d.rank, cfg.eval.batches, d.world_size):
-            if flag.signum is not None and d.world_size == 1:  # stop promptly: not worth the wait
-                p.model.train()
-                return None
-            x, y = batches.draw(batches.EVAL, k)  # the same batches at every evaluation
-            with p.setup.autocast():
-                _, loss = p.compiled(x, y)
-            total[0] += loss.float()
-            total[1] += 1
-        d.all_reduce_sum(total)
-        out[split] = (total[0] / total[1]).item()
-    p.model.train()
-    return out
-
-
 def evaluate_and_record(s: Session) -> None:
     if s.window.losses:
         log(s)
@@ -426,18 +386,6 @@ def evaluate_and_record(s: Session) -> None:
         prune = bool(s.dist.max(prune)[0])  # the recorder asked the study; every rank stops with it
     if prune:
         raise Pruned(f"pruned by the sweep at step {st.step} (val loss {ev['val']:.4f})")
-
-
-@torch.no_grad()
-def sample(p: Parts, cfg: Config) -> str:
-    sc, tok = cfg.sample, p.ds.tokenizer
-    p.model.eval()
-    # the config's prompt may hold characters the char vocabulary lacks: leave them out
-    ids = [tok.stoi[c] for c in sc.prompt if c in tok.stoi] if tok.kind == "char" else tok.encode(sc.prompt)
-    with p.setup.autocast():
-        text = p.model.generate_text(tok, ids, sc.max_new_tokens, sc.temperature, sc.top_k, sc.seed)
-    p.model.train()
-    return text
 
 
 def sample_and_record(s: Session) -> None:
@@ -474,8 +422,7 @@ def save(s: Session, name: str, weights_only: bool = False) -> None:
     s.sink.flush()
     extra = {} if weights_only else {"world_size": s.dist.world_size, **({"rng_by_rank": by_rank} if by_rank else {})}
     state = {"model": st.model.state_dict(), "step": st.step} if weights_only else st.state_dict()
-    checkpoint.save(s.run.checkpoints_dir / f"{name}.pt",
-                    {**state, "config": s.cfg.to_dict(), "tokenizer": s.parts.ds.tokenizer.state(), **extra})
+    checkpoint.save_run(s.run.checkpoints_dir / f"{name}.pt", state, s.cfg, s.parts.ds.tokenizer, **extra)
 
 
 def keep_weights(s: Session) -> None:

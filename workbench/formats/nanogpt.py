@@ -228,5 +228,4 @@ def save_checkpoint(run, cfg: Config, parts, step: int, tokens: int, best_val: f
     from workbench.train_state import TrainState
 
     st = TrainState(parts.model, parts.optimizer, parts.scaler, step=step, tokens=tokens, best_val=best_val)
-    checkpoint.save(run.checkpoints_dir / "last.pt",
-                    {**st.state_dict(), "config": cfg.to_dict(), "tokenizer": parts.ds.tokenizer.state()})
+    checkpoint.save_run(run.checkpoints_dir / "last.pt", st.state_dict(), cfg, parts.ds.tokenizer)
