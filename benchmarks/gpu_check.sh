@@ -11,9 +11,14 @@
 #      if the limit cuts it, SIGTERM stops it with a checkpoint and the summary says at which step)
 #   3. gpt2-124m on synthetic data (random tokens in /tmp), bench, batch 12 x 1024, no grad accum
 #   4. overhead vs the reference loop on char.toml (one pair, 500 steps)
-#   5. a profile of char.toml's compiled step (5 steps)
+#   5. a profile of char.toml's compiled step (5 steps)                           (if time is left)
+#   6. one-process DDP on NCCL against no DDP (benchmarks/ddp_overhead.py, char.toml) (<= 100 s)
+#   7. the queue places a tiny run on the GPU: run.json names the GPU, telemetry has gpu/util
+#   8. script and command runs (workbench.init, run -- CMD) record their process's GPU telemetry
+# WB_NEW_FIRST=1 runs 6-8 first (they check what landed after issue 8; the whole script no
+# longer fits 9 minutes: give it two calls, or cut the ladder's --steps).
 # At most 8 files come back from $OUT: env.txt, log.txt, summary.md, ladder.json, gpt2.json,
-# char.json, overhead.json, profile.json.
+# char.json, overhead.json, profile.json; steps 6-8 write into summary.md and log.txt.
 set -u
 OUT=${OUT:-/tmp/wb-gpu-out}
 mkdir -p "$OUT"
@@ -41,6 +46,26 @@ cat "$OUT/env.txt"
 SUMMARY="$OUT/summary.md"
 echo "# workbench GPU check" > "$SUMMARY"
 echo '```' >> "$SUMMARY"; cat "$OUT/env.txt" >> "$SUMMARY"; echo '```' >> "$SUMMARY"
+
+new_checks() {
+  # 6. DDP on one GPU (NCCL) against no DDP ---------------------------------------------
+  stamp "DDP --nproc 1 vs none (char.toml)"
+  timeout 100 $PY benchmarks/ddp_overhead.py experiments/char.toml --steps 100 --repeats 3 > /tmp/ddp.txt 2>&1
+  echo "ddp exit $?"
+  { echo; echo "## DDP on one GPU vs none (goal: DDP/plain >= 0.98)"; echo; echo '```'; tail -n 12 /tmp/ddp.txt; echo '```'; } >> "$SUMMARY"
+  # 7. the queue places a run on a free GPU ---------------------------------------------
+  stamp "queue placement"
+  QRUNS=/tmp/wb-gpu-queue; rm -rf "$QRUNS"
+  timeout 30 $WB --runs-dir "$QRUNS" queue add experiments/tiny.toml --set 'system.device="auto"' \
+    --set 'system.precision="auto"' --set train.max_steps=100 --set system.telemetry_interval=0.2
+  timeout 90 $PY benchmarks/queue_gpu_report.py "$QRUNS" >> "$SUMMARY"
+  # 8. script and command runs: their own processes' GPU telemetry -----------------------
+  stamp "recording: GPU telemetry of script and command runs"
+  timeout 90 $PY benchmarks/recording_gpu_check.py > /tmp/recording.txt 2>&1
+  echo "recording check exit $?"
+  { echo; echo "## script and command runs on the GPU"; echo; echo '```'; tail -n 20 /tmp/recording.txt; echo '```'; } >> "$SUMMARY"
+}
+[ "${WB_NEW_FIRST:-0}" = 1 ] && new_checks
 
 # 1. the speed ladder ---------------------------------------------------------------
 stamp "speed ladder"
@@ -117,4 +142,5 @@ if [ "$LEFT" -gt 45 ]; then
 else
   echo "skipping the profile: $LEFT s left"
 fi
+[ "${WB_NEW_FIRST:-0}" = 1 ] || new_checks
 stamp "done"

@@ -32,6 +32,8 @@ def test_start_stop_resume_stop(tmp_path, monkeypatch, capsys):
         reader = run.reader()
         wait_for(lambda: (reader.last("train/loss") or 0) and reader.last("train/loss").step >= 20, 90,
                  "20 steps")
+        # the sampler runs in the detached trainer (waited for: 20 steps can take under its interval)
+        wait_for(lambda: reader.telemetry_keys(), 60, "the first telemetry sample")
         assert main(["stop", run.id, "--runs-dir", str(store.root), "--timeout", "60"]) == 0
         first = run.info()
         assert first.status == "stopped" and run.checkpoint("last").exists()
@@ -49,7 +51,6 @@ def test_start_stop_resume_stop(tmp_path, monkeypatch, capsys):
         assert steps == sorted(set(steps)), "a step was logged twice across the resume"
         kinds = [e.kind for e in reader.events()]
         assert kinds.count("stop") == 2 and "resume" in kinds
-        assert reader.telemetry_keys()  # the sampler ran in the detached trainer
         assert "Traceback" not in run.log_path.read_text()
     finally:
         for pid in pids:
