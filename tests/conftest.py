@@ -41,7 +41,7 @@ def _timed_out(timeout: float, what: str, detail) -> AssertionError:
     return AssertionError(f"timed out after {timeout:g} s waiting for {what}{extra}")
 
 
-def wait_for(check, timeout: float = 5.0, what: str = "condition", interval: float = 0.05,
+def wait_for(check, timeout: float = 30.0, what: str = "condition", interval: float = 0.05,
              detail=None, ignore: tuple = ()):
     """Poll check() until it returns something truthy and return that; AssertionError after
     `timeout` seconds, with detail() (e.g. a log tail) appended. Exceptions in `ignore` count as
@@ -59,7 +59,7 @@ def wait_for(check, timeout: float = 5.0, what: str = "condition", interval: flo
         time.sleep(interval)
 
 
-async def wait_for_pilot(pilot, check, timeout: float = 5.0, what: str = "condition",
+async def wait_for_pilot(pilot, check, timeout: float = 30.0, what: str = "condition",
                          interval: float = 0.05, detail=None, ignore: tuple = ()):
     """wait_for inside a Textual Pilot test: the app keeps running while it waits."""
     deadline = time.monotonic() + timeout

@@ -102,7 +102,7 @@ def load_weights(model, folder: str | Path) -> None:
     """Copy the GPT-2 in `folder` into a workbench GPT built from its model_keys()."""
     import torch
 
-    from workbench.formats.nanogpt import pad_rows, rename
+    from workbench.formats.nanogpt import check_fit, pad_rows, rename
 
     w = read_weights(folder)
     ours = {}
@@ -117,13 +117,7 @@ def load_weights(model, folder: str | Path) -> None:
     elif "lm_head.weight" in ours:
         ours["lm_head.weight"] = pad_rows(ours["lm_head.weight"], rows)
     mine = model.state_dict()
-    missing, extra = sorted(set(mine) - set(ours)), sorted(set(ours) - set(mine))
-    if missing or extra:
-        raise WorkbenchError(f"{folder}: the weights do not fit its config.json: missing {missing[:4]}, "
-                             f"unexpected {extra[:4]}")
-    for k, v in ours.items():
-        if v.shape != mine[k].shape:
-            raise WorkbenchError(f"{folder}: {k} is {tuple(v.shape)}, the model's {tuple(mine[k].shape)}")
+    check_fit(mine, ours, f"{folder}: the weights (config.json)")
     with torch.no_grad():
         model.load_state_dict({k: v.to(mine[k].dtype) for k, v in ours.items()})
 

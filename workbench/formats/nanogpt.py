@@ -117,6 +117,16 @@ def to_config(ck: dict, name: str, where: str, overrides: list[str] | tuple = ()
     return from_dict(d, where=where)
 
 
+def check_fit(mine: dict, ours: dict, what: str) -> None:
+    """Converted weights name and shape exactly the model's parameters, or a one-line error."""
+    missing, extra = sorted(set(mine) - set(ours)), sorted(set(ours) - set(mine))
+    if missing or extra:
+        raise WorkbenchError(f"{what} do not fit the model: missing {missing[:4]}, unexpected {extra[:4]}")
+    for k, v in ours.items():
+        if v.shape != mine[k].shape:
+            raise WorkbenchError(f"{what}: {k} is {tuple(v.shape)}, the model's {tuple(mine[k].shape)}")
+
+
 def pad_rows(t, rows: int):
     """A vocabulary tensor padded with zero rows (or cut: rows past the tokenizer's vocabulary
     are never used) to `rows`."""
@@ -139,14 +149,7 @@ def convert_model(sd: dict, model) -> dict:
     for k in VOCAB_ROWS:
         if k in w:
             w[k] = pad_rows(w[k], rows)
-    mine = model.state_dict()
-    missing, extra = sorted(set(mine) - set(w)), sorted(set(w) - set(mine))
-    if missing or extra:
-        raise WorkbenchError(f"the checkpoint's weights do not fit the model of its model_args: missing "
-                             f"{missing[:4]}, unexpected {extra[:4]}")
-    for k, v in w.items():
-        if v.shape != mine[k].shape:
-            raise WorkbenchError(f"the checkpoint's {k} is {tuple(v.shape)}, the model's {tuple(mine[k].shape)}")
+    check_fit(model.state_dict(), w, "the checkpoint's weights (model_args)")
     return w
 
 
