@@ -18,7 +18,8 @@ from workbench.errors import WorkbenchError
 
 DEFAULT_RUNS_DIR = "runs"
 # commands that only read or change existing runs: a --runs-dir that is not there is a mistake
-READS_RUNS = {"ls", "show", "compare", "diff", "export", "rm", "stop", "resume", "sample"}
+# (not diff: two experiment files need no store; a run id in it is looked up and reported there)
+READS_RUNS = {"ls", "show", "compare", "export", "rm", "stop", "resume", "sample"}
 
 # Order in `workbench --help`; modules not listed come after, alphabetically.
 ORDER = ["init", "run", "resume", "ls", "show", "compare", "diff", "config", "stop", "queue", "sweep", "sample",
