@@ -54,7 +54,8 @@ def make_venv(tmp: Path) -> Path:
 
 
 def clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    # a newcomer has none of these (CI sets WORKBENCH_RUNS_DIR as a guard)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "WORKBENCH_RUNS_DIR")}
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
