@@ -19,10 +19,10 @@ from workbench.errors import WorkbenchError
 DEFAULT_RUNS_DIR = "runs"
 # commands that only read or change existing runs: a --runs-dir that is not there is a mistake
 # (not diff: two experiment files need no store; a run id in it is looked up and reported there)
-READS_RUNS = {"ls", "show", "compare", "export", "rm", "stop", "resume", "sample"}
+READS_RUNS = {"ls", "show", "compare", "export", "rm", "stop", "resume", "sample", "attn", "tag", "note"}
 
 # Order in `workbench --help`; modules not listed come after, alphabetically.
-ORDER = ["init", "run", "resume", "ls", "show", "compare", "diff", "config", "stop", "queue", "sweep", "sample",
+ORDER = ["init", "run", "resume", "ls", "show", "tag", "note", "compare", "diff", "config", "stop", "queue", "sweep", "sample",
          "rm", "export", "import", "gpu", "bench", "profile"]
 
 
@@ -74,15 +74,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def check_runs_dir(args: argparse.Namespace) -> None:
-    """The default ./runs may not exist yet (`ls` says how to start one); a folder named with
+def add_words(parser: argparse.ArgumentParser, name: str, metavar: str, text: str) -> None:
+    """Free words that may start with '-' (`tag RUN -old`, a note): argparse.REMAINDER takes them
+    as they are; take_runs_dir() gives back a --runs-dir written among them."""
+    parser.add_argument(name, nargs=argparse.REMAINDER, metavar=metavar, help=text)
+    parser.set_defaults(words_dest=name)
+
+
+def take_runs_dir(args: argparse.Namespace) -> None:
+    """`workbench tag RUN +x --runs-dir DIR`: the REMAINDER words swallowed --runs-dir DIR."""
+    dest = getattr(args, "words_dest", None)
+    words = list(getattr(args, dest, None) or []) if dest else []
+    for i, w in enumerate(words):
+        if w == "--runs-dir" and i + 1 < len(words):
+            args.runs_dir = words[i + 1]
+            del words[i:i + 2]
+            break
+        if w.startswith("--runs-dir="):
+            args.runs_dir = w.split("=", 1)[1]
+            del words[i]
+            break
+    if dest:
+        setattr(args, dest, words)
+
+
+def check_runs_dir(args: argparse.Namespace, argv: list[str] | tuple = ()) -> None:
+    """Readers need the store to be there; writers (`run`, the TUI, `import`) create it. The
+    default ./runs may not exist yet (`ls` says how to start one); a folder named with
     --runs-dir or $WORKBENCH_RUNS_DIR must."""
     from pathlib import Path
 
     folder = getattr(args, "runs_dir", DEFAULT_RUNS_DIR)
     if args.command in READS_RUNS and folder != DEFAULT_RUNS_DIR and not Path(folder).is_dir():
-        raise WorkbenchError(f"--runs-dir {folder}: no such folder (give the folder that holds the run "
-                             "folders; the default is ./runs)")
+        named = any(a == "--runs-dir" or a.startswith("--runs-dir=") for a in argv)
+        where = f"--runs-dir {folder}" if named or "WORKBENCH_RUNS_DIR" not in os.environ else \
+            f"$WORKBENCH_RUNS_DIR={folder}"
+        raise WorkbenchError(f"{where}: no such folder; give the folder that holds the run folders "
+                             f"(default ./runs), or create this one with a first run: "
+                             f"`workbench run EXPERIMENT.toml --runs-dir {folder}` "
+                             "(`workbench init` writes example experiments)")
 
 
 def open_tui(args: argparse.Namespace) -> int:
@@ -104,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     args.cmd_argv = command
     func = getattr(args, "func", open_tui)
     try:
-        check_runs_dir(args)
+        take_runs_dir(args)
+        check_runs_dir(args, argv)
         return func(args) or 0
     except WorkbenchError as e:
         print(f"workbench: error: {e}", file=sys.stderr)

@@ -96,6 +96,12 @@ def fmt_value(v: object) -> str:
     return str(v)
 
 
+def fmt_tags(tags: list[str], width: int = 30) -> str:
+    """A run's tags, comma-separated, cut to `width` characters (`workbench tag RUN` prints them all)."""
+    text = ",".join(tags)
+    return text if len(text) <= width else text[:max(width - 1, 0)] + "…"
+
+
 def fmt_mfu(v: float | None) -> str:
     return "-" if v is None else fmt_pct(v)
 

@@ -7,6 +7,7 @@ import json
 import sys
 from dataclasses import asdict
 
+from workbench import labels
 from workbench.checkpoint_files import list_checkpoints
 from workbench.cli import add_runs_dir
 from workbench.config import flatten
@@ -45,8 +46,10 @@ def run(args: argparse.Namespace) -> int:
         reader.close()
     config = r.config_values() if r.config_path.exists() else {}
     ckpts = list_checkpoints(r.path / "checkpoints")
+    lab = labels.for_run(r.path, info.tags)
     if args.json:
         print(json.dumps({"id": r.id, "path": str(r.path), "status": info.status, "reason": info.reason,
+                          "tags": lab.tags, "note": lab.note, "labels_problem": lab.problem,
                           "info": asdict(info), "summary": summary, "config": config,
                           "checkpoints": [{"name": c.name, "step": c.step, "bytes": c.size} for c in ckpts],
                           "samples": [asdict(s) for s in samples], "events": [asdict(e) for e in events]},
@@ -65,6 +68,13 @@ def run(args: argparse.Namespace) -> int:
     con.print(f"  started {fmt_time(info.started)}  host {info.hostname}  pid {info.pid}  device "
               f"{info.device_name or '-'}  torch {info.torch_version or '-'}"
               + (f"  git {info.git_commit[:10]}{' (dirty)' if info.git_dirty else ''}" if info.git_commit else ""))
+    if lab.tags:
+        con.print(f"  tags {' '.join(lab.tags)}", markup=False)
+    if lab.problem:
+        con.print(f"  tags and note ignored: {lab.problem}", markup=False)
+    if lab.note:
+        con.print("\n[bold]note[/]")
+        con.print(lab.note, markup=False)
     t = Table(box=None, show_header=False, padding=(0, 2))
     t.add_row("step", fmt_steps(summary["step"], summary["max_steps"]))
     if summary.get("eta_s") is not None:

@@ -26,6 +26,8 @@ class RunRow:
     started: float | None
     duration: float | None
     reason: str = ""
+    tags: list[str] = field(default_factory=list)  # effective tags (workbench/labels.py)
+    note: str = ""
 
 
 @dataclass

@@ -12,7 +12,7 @@ import sqlite3
 import time
 from dataclasses import replace
 
-from workbench import keys, telemetry
+from workbench import keys, labels, telemetry
 from workbench.metrics import MetricsReader
 from workbench.run_info import ENDED, RunInfo
 from workbench.smoothing import EmaState
@@ -61,8 +61,15 @@ class RunsPoller:
                                step=int(summ.get("step") or 0),
                                max_steps=summ.get("max_steps") or info.max_steps,
                                best_val=summ.get("best_val_loss"), tok_s=summ.get("tokens_per_sec"),
-                               started=info.started, duration=duration, reason=info.reason))
+                               started=info.started, duration=duration, reason=info.reason,
+                               **_labels(run, info)))
         return rows
+
+
+def _labels(run: Run, info: RunInfo) -> dict:
+    """Tags and note for a row: read every poll (ended runs too: `workbench tag` may change them)."""
+    got = labels.for_run(run.path, info.tags)
+    return {"tags": got.tags, "note": got.note}
 
 
 def host_snapshot() -> HostSnapshot:

@@ -20,6 +20,7 @@ from workbench.tui import poller
 from workbench.tui.messages import HostPolled, QueuePolled, RunActionDone, RunsPolled
 from workbench.tui.queue_poller import queue_snapshot
 from workbench.tui.screens.confirm import ConfirmScreen
+from workbench.tui.screens.home_labels import LabelKeys
 from workbench.tui.screens.overrides import OverridesScreen
 from workbench.tui.widgets.experiment_tree import ExperimentTree
 from workbench.tui.widgets.host_panel import HostPanel
@@ -27,7 +28,7 @@ from workbench.tui.widgets.queue_pane import QueuePane
 from workbench.tui.widgets.runs_table import SORTS, RunsTable
 
 
-class HomeScreen(Screen):
+class HomeScreen(LabelKeys, Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     BINDINGS = [Binding("escape", "clear_filter", "clear filter", show=False),
                 Binding("v", "open_sweep", "sweep", show=False)]
@@ -41,7 +42,8 @@ class HomeScreen(Screen):
         with Horizontal(id="home-body"):
             yield ExperimentTree(self.app.experiments_dir, id="experiments")
             with Vertical(id="runs-box"):
-                yield Input(placeholder="filter runs: words in id, status, experiment", id="filter")
+                yield Input(placeholder="filter runs: words in id, status, experiment, tags, note; tag:NAME",
+                            id="filter")
                 yield RunsTable(id="runs")
         yield QueuePane(id="queue")
         yield HostPanel(id="host")

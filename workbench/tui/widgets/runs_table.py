@@ -15,6 +15,7 @@ from workbench.formatting import (
     fmt_loss,
     fmt_rate,
     fmt_steps,
+    fmt_tags,
 )
 from workbench.tui.messages import RunRow
 
@@ -46,6 +47,8 @@ class RunsTable(DataTable):
         Binding("d", "screen.delete", "delete", show=False),  # in `?`; the footer keeps to 80 columns
         Binding("slash", "screen.filter", "filter"),
         Binding("o", "screen.sort", "sort", show=False),
+        Binding("t", "screen.tags", "tags", show=False),
+        Binding("n", "screen.note", "note", show=False),
     ]
 
     def __init__(self, **kwargs) -> None:
@@ -58,6 +61,7 @@ class RunsTable(DataTable):
         self.now = time.time()
         self._last_key: tuple | None = None
         self._widths: list[int] = []
+        self.tags_width = 0  # the tags column's width; 0: no room (or no tags), no column
 
     COLUMNS = [(" run", "run"), ("status", "status"), ("step", "step"), ("best val", "val"),
                ("tok/s", "tok"), ("started", "started"), ("took", "dur")]
@@ -66,10 +70,13 @@ class RunsTable(DataTable):
         self._set_columns([len(label) for label, _ in self.COLUMNS])
         self.redraw(force=True)  # rows may have arrived before the columns existed
 
+    def _columns(self) -> list[tuple[str, str]]:
+        return self.COLUMNS + ([("tags", "tags")] if self.tags_width else [])
+
     def _set_columns(self, widths: list[int]) -> None:
         """Explicit widths: DataTable's auto widths did not always follow rows added after clear()."""
         self.clear(columns=True)
-        for (label, key), width in zip(self.COLUMNS, widths):
+        for (label, key), width in zip(self._columns(), widths):
             self.add_column(label, key=key, width=width)
         self._widths = widths
 
@@ -84,20 +91,22 @@ class RunsTable(DataTable):
     def redraw(self, force: bool = False) -> None:
         if not self.columns:
             return  # not mounted yet: on_mount draws
-        rows = self.rows_data
-        if self.filter_text:
-            words = self.filter_text.lower().split()
-            rows = [r for r in rows if all(w in f"{r.id} {r.status} {r.experiment}".lower() for w in words)]
+        rows = [r for r in self.rows_data if matches(r, self.filter_text)]
         _, key, reverse = SORTS[self.sort_index]
         rows = sorted(rows, key=key, reverse=reverse)
+        self.tags_width = 0
         cells = [self._cells(r) for r in rows]
+        self.tags_width = self._tags_room(cells, rows)
+        if self.tags_width:
+            for r, row in zip(rows, cells):
+                row.append(Text(fmt_tags(r.tags, self.tags_width), style="dim"))
         state = (tuple(map(str, cells)), tuple(sorted(self.marked)))
         if state == self._last_key and not force:
             return
         self._last_key = state
         current = self.current_id
         widths = [max([len(label)] + [len(str(row[i])) for row in cells])
-                  for i, (label, _) in enumerate(self.COLUMNS)]
+                  for i, (label, _) in enumerate(self._columns())]
         if widths != self._widths:
             self._set_columns(widths)
         else:
@@ -110,6 +119,20 @@ class RunsTable(DataTable):
                 if r.id == current:
                     self.move_cursor(row=i, animate=False)
                     break
+
+    def _tags_room(self, cells: list[list], rows: list[RunRow]) -> int:
+        """Width for a tags column after the others (each padded by one cell either side), if any
+        shown run has tags and at least 8 columns are left; else 0."""
+        longest = max((len(",".join(r.tags)) for r in rows), default=0)
+        if not longest:
+            return 0
+        used = sum(max([len(label)] + [len(str(row[i])) for row in cells]) + 2
+                   for i, (label, _) in enumerate(self.COLUMNS))
+        room = self.scrollable_content_region.width - used - 2
+        return min(room, longest) if room >= 8 else 0
+
+    def on_resize(self) -> None:
+        self.redraw(force=True)  # the tags column comes and goes with the width
 
     def _cells(self, r: RunRow) -> list:
         color = STATUS_COLOR.get(r.status, "white")
@@ -131,3 +154,17 @@ class RunsTable(DataTable):
     def current(self) -> RunRow | None:
         rid = self.current_id
         return next((r for r in self.shown if r.id == rid), None)
+
+
+def matches(row: RunRow, text: str) -> bool:
+    """The filter box: every word in the id, status, experiment, tags or note; `tag:NAME` needs
+    that tag. Case does not matter."""
+    hay = f"{row.id} {row.status} {row.experiment} {' '.join(row.tags)} {row.note}".lower()
+    tags = {t.lower() for t in row.tags}
+    for word in text.lower().split():
+        if word.startswith("tag:") and word != "tag:":
+            if word[4:] not in tags:
+                return False
+        elif word not in hay:
+            return False
+    return True
