@@ -40,12 +40,24 @@ def test_ls_empty_store_says_what_to_do(runs_dir, capsys):
 
 def test_ls_filters_that_match_nothing_say_so(store, capsys):
     code, out, _ = cli(capsys, "ls", "--status", "failed", "--runs-dir", str(store.root))
-    assert code == 0 and "no runs with status 'failed'" in out and "workbench ls" in out
+    assert code == 0 and "no runs with status 'failed' (2 runs in" in out and "workbench ls" in out
 
 
-def test_a_runs_dir_that_is_not_there_is_an_error(tmp_path, capsys):
-    code, _, err = cli(capsys, "ls", "--runs-dir", str(tmp_path / "nope"))
-    assert code == 2 and "no such folder" in err
+def test_an_unknown_status_lists_the_valid_ones(store, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli(capsys, "ls", "--status", "finshed", "--runs-dir", str(store.root))
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "'finshed'" in err and "'finished'" in err and "'crashed'" in err
+
+
+def test_a_runs_dir_that_is_not_there_is_an_error(tmp_path, capsys, monkeypatch):
+    nope = str(tmp_path / "nope")
+    for args in (["ls"], ["show", "x"], ["compare", "x", "y"], ["tag", "x", "+a"], ["note", "x"], ["attn", "x"]):
+        code, _, err = cli(capsys, *args, "--runs-dir", nope)
+        assert code == 2 and f"--runs-dir {nope}: no such folder" in err and "workbench run" in err, args
+    monkeypatch.setenv("WORKBENCH_RUNS_DIR", nope)
+    code, _, err = cli(capsys, "ls")
+    assert code == 2 and f"$WORKBENCH_RUNS_DIR={nope}: no such folder" in err
 
 
 def test_no_colour_codes_into_pipes_or_with_no_color(store, monkeypatch):
@@ -63,6 +75,37 @@ def test_no_colour_codes_into_pipes_or_with_no_color(store, monkeypatch):
         out = subprocess.run(workbench_cmd(*args, "--runs-dir", str(store.root)), capture_output=True,
                              text=True, timeout=60, cwd=ROOT, env=workbench_env())
         assert out.returncode == 0 and "\x1b[" not in out.stdout, args
+
+
+def test_no_colour_codes_on_a_terminal_with_no_color(store, monkeypatch):
+    """NO_COLOR on a real terminal (a pty): bold may stay, colours go (https://no-color.org)."""
+    import os
+    import pty
+    import re
+
+    colour = re.compile(r"\x1b\[[0-9;]*(3[0-9]|9[0-7]|38;)[0-9;]*m")
+
+    def on_a_tty(args: list[str], **env: str) -> str:
+        leader, follower = pty.openpty()
+        p = subprocess.Popen(workbench_cmd(*args, "--runs-dir", str(store.root)), stdout=follower,
+                             stderr=subprocess.DEVNULL, cwd=ROOT, env=workbench_env(TERM="xterm-256color", **env))
+        os.close(follower)
+        chunks = []
+        try:
+            while chunk := os.read(leader, 65536):  # read while it writes: a full pty would block it
+                chunks.append(chunk)
+        except OSError:  # EIO: the child closed the terminal
+            pass
+        finally:
+            os.close(leader)
+        assert p.wait(timeout=60) == 0, args
+        return b"".join(chunks).decode("utf-8", "replace")
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert colour.search(on_a_tty(["ls"]))  # without NO_COLOR a terminal gets colour
+    for args in (["ls"], ["show", "alpha"], ["compare", "alpha", "beta"]):
+        out = on_a_tty(args, NO_COLOR="1")
+        assert "alpha-" in out and not colour.search(out), args
 
 
 def test_show_json_has_summary_fields(store, capsys):

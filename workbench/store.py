@@ -353,7 +353,7 @@ class RunStore:
             if len(chain) > 1:
                 parent = load_config(chain[1]).to_dict()
             commit, dirty = git_state(Path(experiment_file).resolve().parent)
-        run.update_info(id=run_id, experiment=cfg.experiment.name,
+        run.update_info(id=run_id, experiment=cfg.experiment.name, tags=list(cfg.experiment.tags),
                         experiment_file=str(experiment_file or ""), extends_chain=chain,
                         overrides=list(overrides), parent_config=parent, git_commit=commit, git_dirty=dirty,
                         started=time.time(), max_steps=cfg.train.max_steps or None,

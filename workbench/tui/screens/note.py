@@ -27,7 +27,7 @@ class NoteScreen(ModalScreen[str]):
             yield Static(f"Note on [b]{self.run_id}[/b]", id="question")
             # the line edits one line: a note written with `workbench note` over several is joined
             yield Input(" ".join(self.note.split("\n")), placeholder="what this run was for, what came of it",
-                        max_length=NOTE_MAX, id="note-edit")
+                        max_length=NOTE_MAX, select_on_focus=False, id="note-edit")
             yield Static("", id="note-error", markup=False)
             yield Static("[b]enter[/b] save   [b]esc[/b] cancel   empty clears it"
                          + (f"   (its {lines} lines become one)" if lines > 1 else ""), id="dialog-keys")
