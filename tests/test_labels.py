@@ -85,6 +85,24 @@ def test_hostile_labels_file_is_ignored_with_a_reason(store, capsys, content, wh
     assert (run.path / "labels.json").read_bytes() == content
 
 
+def test_labels_file_that_is_not_a_file_never_hangs_a_reader(store, tmp_path):
+    import os
+
+    run = store.resolve("alpha")
+    os.mkfifo(run.path / "labels.json")  # opening a pipe for reading would wait for a writer
+    assert "not a regular file" in labels.read(run.path).problem
+    (run.path / "labels.json").unlink()
+    (run.path / "labels.json").mkdir()
+    assert labels.read(run.path).problem
+    (run.path / "labels.json").rmdir()
+    secret = tmp_path / "secret"
+    secret.write_text("keep")
+    (run.path / labels.LOCK_FILE).symlink_to(secret)  # the lock never follows a planted link
+    with pytest.raises(WorkbenchError, match="cannot write labels"):
+        labels.set_note(run.path, "hi")
+    assert secret.read_text() == "keep"
+
+
 def _add_tags(folder: str, prefix: str, n: int) -> None:
     for i in range(n):
         labels.edit_tags(folder, [], [(f"{prefix}{i}", True)])

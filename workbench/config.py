@@ -42,7 +42,8 @@ class ExperimentConfig:
     name: str = key("", "Experiment name; defaults to the file name without .toml.")
     description: str = key("", "One line shown in the TUI and in `workbench ls`.")
     extends: str = key("", "Experiment file this one builds on, relative to this file.")
-    tags: list = key([], "Free-form labels.")
+    tags: list = key([], "Tags every run of this experiment starts with; `workbench tag` (or `t` in the TUI) "
+                         "adds and takes off more.")
     sweep: str = key("", "The sweep this run is a trial of; `workbench sweep` sets it.")
     trial: int = key(-1, "The run's trial number in that sweep (-1: not a trial).")
 

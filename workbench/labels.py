@@ -16,6 +16,7 @@ import fcntl
 import json
 import os
 import re
+import stat
 import time
 import unicodedata
 from collections.abc import Iterator
@@ -99,12 +100,17 @@ def clean_experiment_tag(text: object) -> str | None:
 
 def read(folder: Path) -> Labels:
     """runs/<id>/labels.json, checked; a missing file is no labels, a bad one is ignored with why."""
-    path = Path(folder) / LABELS_FILE
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(FILE_MAX + 1)
+    try:  # non-blocking: a named pipe planted here must not hang a listing
+        fd = os.open(Path(folder) / LABELS_FILE, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         return Labels()
+    except OSError as e:
+        return Labels(problem=f"{LABELS_FILE} cannot be read ({e.strerror or e})")
+    try:
+        with open(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return Labels(problem=f"{LABELS_FILE} is not a regular file")
+            data = fh.read(FILE_MAX + 1)
     except OSError as e:
         return Labels(problem=f"{LABELS_FILE} cannot be read ({e.strerror or e})")
     if len(data) > FILE_MAX:
@@ -225,7 +231,7 @@ def _locked(folder: Path) -> Iterator[None]:
     if not folder.is_dir():
         raise WorkbenchError(f"{folder}: no such run folder")
     try:
-        fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as e:
         raise WorkbenchError(f"cannot write labels in {folder}: {e.strerror or e}") from None
     try:
