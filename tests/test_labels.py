@@ -156,6 +156,11 @@ def test_tag_command_adds_removes_and_prints(store, capsys):
     assert code == 2 and "letters, digits" in err
     code, _, err = cli(capsys, "tag", "nope", "+x", "--runs-dir", root)
     assert code == 2 and "no run matches 'nope'" in err
+    code, out, _ = cli(capsys, "tag", "alpha", "-my-run", f"--runs-dir={root}")
+    assert code == 0 and out.strip().endswith(": baseline sweep:lr")
+    with pytest.raises(SystemExit) as e:  # --help among the edits is still help
+        cli(capsys, "tag", "alpha", "+x", "--help")
+    assert e.value.code == 0 and "+NAME adds" in capsys.readouterr().out
 
 
 def test_note_command(store, capsys):

@@ -81,10 +81,13 @@ def add_words(parser: argparse.ArgumentParser, name: str, metavar: str, text: st
     parser.set_defaults(words_dest=name)
 
 
-def take_runs_dir(args: argparse.Namespace) -> None:
-    """`workbench tag RUN +x --runs-dir DIR`: the REMAINDER words swallowed --runs-dir DIR."""
+def take_runs_dir(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """`workbench tag RUN +x --runs-dir DIR`: the REMAINDER words swallowed --runs-dir DIR (and
+    --help, which is never a tag or a note)."""
     dest = getattr(args, "words_dest", None)
     words = list(getattr(args, dest, None) or []) if dest else []
+    if "--help" in words:
+        parser.parse_args([args.command, "--help"])  # prints the command's help and exits
     for i, w in enumerate(words):
         if w == "--runs-dir" and i + 1 < len(words):
             args.runs_dir = words[i + 1]
@@ -134,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     args.cmd_argv = command
     func = getattr(args, "func", open_tui)
     try:
-        take_runs_dir(args)
+        take_runs_dir(args, parser)
         check_runs_dir(args, argv)
         return func(args) or 0
     except WorkbenchError as e:
