@@ -120,3 +120,24 @@ def test_n_edits_the_note_of_the_selected_run(tui_store, pinned_tui):
             await wait_for_pilot(pilot, lambda: labels.read(runs / FAST).note == "", what="the note cleared")
 
     asyncio.run(go())
+
+
+def test_dashboard_header_shows_tags_and_note_where_they_fit(tui_store, pinned_tui):
+    from workbench.tui.widgets.progress_header import ProgressHeader
+
+    runs = tui_store[0]
+    labels.edit_tags(runs / TINY, [], [("baseline", True)])
+    labels.set_note(runs / TINY, "the first\nrun")
+
+    async def go() -> None:
+        app = WorkbenchApp(*tui_store, location="~/demo", poll_interval=0.1)
+        async with app.run_test(size=(200, 40)) as pilot:
+            app.open_run(TINY)
+            header = await wait_for_pilot(pilot, lambda: app.screen.query_one(ProgressHeader).labels
+                                          and app.screen.query_one(ProgressHeader), what="the header",
+                                          ignore=(Exception,))
+            assert "baseline  the first run" in header.build().plain
+            labels.edit_tags(runs / TINY, [], [("later", True)])  # read again every poll
+            await wait_for_pilot(pilot, lambda: "baseline,later" in header.build().plain, what="the new tag")
+
+    asyncio.run(go())

@@ -73,6 +73,7 @@ class RunSnapshot:
     summary: dict[str, Any] = field(default_factory=dict)  # Run.summary: tok/s, times, ETA (keys.SUMMARY)
     loss_seen: bool = False  # any train/loss point at all
     config: tuple | None = None  # (own, parent, parent name), flattened; once, when readable
+    labels: Any = None  # workbench.labels.RunLabels: the run's tags and note
 
 
 class RunsPolled(Message):

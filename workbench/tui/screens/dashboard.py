@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
+from workbench import labels
 from workbench.config import Config, flatten
 from workbench.formatting import fmt_origin
 from workbench.smoothing import step_strength
@@ -134,6 +135,7 @@ class DashboardScreen(Screen):
                     self.app.call_from_thread(self.notify, f"reading {self.run_id}: {e}", severity="error")
                     snap = None
                 if snap is not None:
+                    snap.labels = labels.for_run(run.path, snap.info.tags)  # `workbench tag` may change them
                     if configs is None:
                         configs = config_pair(run)
                         snap.config = configs
@@ -158,6 +160,7 @@ class DashboardScreen(Screen):
         if snap.telemetry is not None or snap.perf is not None or snap.perf_now or self.polls == 1:
             tele.set_data(snap.telemetry, snap.telemetry_now, snap.perf, snap.perf_now,
                           device=info.device_name or None)
+        self.query_one(ProgressHeader).labels = snap.labels
         self.query_one(ProgressHeader).set_state(
             status=info.status, reason=info.reason, step=snap.step, max_steps=info.max_steps,
             summary=snap.summary, waiting=snap.step == 0 and not snap.loss_seen)

@@ -1,12 +1,20 @@
 """The dashboard's top line: run, status, step/max with a bar, then the run's summary figures
-(ETA, tok/s mean, MFU, training and wall time) as `ls` and `show` print them."""
+(ETA, tok/s mean, MFU, training and wall time) as `ls` and `show` print them, then its tags and
+note where the width allows."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.widgets import Static
 
-from workbench.formatting import STATUS_COLOR, STATUS_SYMBOL, fmt_duration, fmt_rate, fmt_steps
+from workbench.formatting import (
+    STATUS_COLOR,
+    STATUS_SYMBOL,
+    fmt_duration,
+    fmt_rate,
+    fmt_steps,
+    fmt_tags,
+)
 
 
 class ProgressHeader(Static):
@@ -19,6 +27,7 @@ class ProgressHeader(Static):
         self.max_steps: int | None = None
         self.summary: dict = {}
         self.waiting = True
+        self.labels = None  # workbench.labels.RunLabels, set by the dashboard
 
     def set_state(self, *, status: str, reason: str, step: int, max_steps: int | None, summary: dict,
                   waiting: bool) -> None:
@@ -45,6 +54,11 @@ class ProgressHeader(Static):
             out.append((f"training {fmt_duration(s['train_time_s'])}", "dim"))
         if s.get("wall_time_s") is not None:
             out.append((f"wall {fmt_duration(s['wall_time_s'])}", "dim"))
+        if self.labels is not None and self.labels.tags:
+            out.append((fmt_tags(self.labels.tags, 40), "italic"))
+        if self.labels is not None and self.labels.note:
+            note = self.labels.note.replace("\n", " ")
+            out.append((note if len(note) <= 60 else note[:59] + "…", "italic dim"))
         return out
 
     def on_resize(self) -> None:
