@@ -51,7 +51,7 @@ def test_t_tags_the_marked_runs_and_the_filter_finds_them(tui_store, pinned_tui)
             await pilot.press("t")
             screen = await wait_for_pilot(pilot, lambda: isinstance(app.screen, TagsScreen) and app.screen,
                                           what="the tags dialog")
-            assert screen.what == "2 marked runs"
+            assert screen.what == "2 marked runs" and screen.tags is None
             await pilot.press(*"+base wip", "enter")  # a bare name adds as well
             await wait_for_pilot(pilot, lambda: not isinstance(app.screen, TagsScreen), what="the dialog closes")
             await wait_for_pilot(pilot, lambda: row(table, HOT).tags == ["base", "wip"], what="the new tags")
@@ -118,6 +118,16 @@ def test_n_edits_the_note_of_the_selected_run(tui_store, pinned_tui):
             await wait_for_pilot(pilot, lambda: isinstance(app.screen, NoteScreen), what="the note dialog")
             await pilot.press("ctrl+u", "enter")  # ctrl+u: delete to the start of the line
             await wait_for_pilot(pilot, lambda: labels.read(runs / FAST).note == "", what="the note cleared")
+            # a note of several lines (`workbench note`) is edited as one; enter with no change keeps it
+            labels.set_note(runs / FAST, "line one\nline two")
+            await wait_for_pilot(pilot, lambda: row(table, FAST).note == "line one\nline two", what="the note")
+            await pilot.press("n")
+            screen = await wait_for_pilot(pilot, lambda: isinstance(app.screen, NoteScreen) and app.screen,
+                                          what="the note dialog")
+            assert screen.query_one("#note-edit").value == "line one line two"
+            await pilot.press("enter")
+            await wait_for_pilot(pilot, lambda: not isinstance(app.screen, NoteScreen), what="the dialog closes")
+            assert labels.read(runs / FAST).note == "line one\nline two"
 
     asyncio.run(go())
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from textual import work
 
+from workbench import labels
 from workbench.errors import WorkbenchError
 from workbench.tui.messages import RunActionDone
 from workbench.tui.screens.note import NoteScreen
@@ -22,7 +23,7 @@ class LabelKeys:
         if not rows:
             return
         what = rows[0].id if len(rows) == 1 else f"{len(rows)} marked runs"
-        tags = rows[0].tags if len(rows) == 1 else []
+        tags = rows[0].tags if len(rows) == 1 else None
 
         def done(edits: list | None) -> None:
             if edits:
@@ -37,7 +38,7 @@ class LabelKeys:
             return
 
         def done(text: str | None) -> None:
-            if text is not None and text != row.note:
+            if text is not None:
                 self.labels_worker([row.id], [], text)
 
         self.app.push_screen(NoteScreen(row.id, row.note), done)
@@ -45,8 +46,6 @@ class LabelKeys:
     @work(thread=True, group="actions")
     def labels_worker(self, run_ids: list[str], edits: list, note: str | None) -> None:
         """Write labels.json of each run (workbench/labels.py), off the UI thread: it takes a lock."""
-        from workbench import labels
-
         try:
             for run_id in run_ids:
                 run = self.app.store.run(run_id)

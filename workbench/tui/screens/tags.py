@@ -17,15 +17,17 @@ class TagsScreen(ModalScreen[list]):
 
     BINDINGS = [Binding("escape", "cancel", "cancel")]
 
-    def __init__(self, what: str, tags: list[str]) -> None:
+    def __init__(self, what: str, tags: list[str] | None) -> None:
         super().__init__()
         self.what = what  # "run-id" or "3 marked runs"
-        self.tags = tags  # the current tags (of one run), shown above the line
+        self.tags = tags  # the current tags of one run, shown above the line; None for several runs
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(f"Tags of [b]{self.what}[/b]", id="question")
-            yield Static("now: " + (" ".join(self.tags) or "no tags"), id="tags-now", markup=False)
+            now = "each run keeps the tags these edits do not name" if self.tags is None else \
+                "now: " + (" ".join(self.tags) or "no tags")
+            yield Static(now, id="tags-now", markup=False)
             yield Input(placeholder="+baseline -wip", id="tags-edit")
             yield Static("", id="tags-error", markup=False)
             yield Static("[b]enter[/b] apply   [b]esc[/b] cancel   +name adds, -name takes off",
