@@ -102,6 +102,7 @@ class RunsTable(DataTable):
                 row.append(Text(fmt_tags(r.tags, self.tags_width), style="dim"))
         state = (tuple(map(str, cells)), tuple(sorted(self.marked)))
         if state == self._last_key and not force:
+            self.shown = rows  # the same rows in the same order, with what the cells leave out (a note)
             return
         self._last_key = state
         current = self.current_id
