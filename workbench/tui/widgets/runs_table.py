@@ -94,7 +94,6 @@ class RunsTable(DataTable):
         rows = [r for r in self.rows_data if matches(r, self.filter_text)]
         _, key, reverse = SORTS[self.sort_index]
         rows = sorted(rows, key=key, reverse=reverse)
-        self.tags_width = 0
         cells = [self._cells(r) for r in rows]
         self.tags_width = self._tags_room(cells, rows)
         if self.tags_width:
