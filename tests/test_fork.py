@@ -13,6 +13,7 @@ from test_trainer import start, tiny_cfg
 from workbench import fork
 from workbench.checkpoint import load
 from workbench.cli import main
+from workbench.launch import apply_overrides
 from workbench.run_info import RunInfo
 from workbench.store import RunStore
 from workbench.trainer import train
@@ -110,7 +111,10 @@ def test_refusals_leave_no_run_behind(tmp_path, capsys):
     assert code == 2 and "--set model.n_embd" in err and "new run" in err
     code, _, err = cli(capsys, "fork", parent.id, "--set", "data.tokenizer='gpt2'", *root)
     assert code == 2 and "--set data.tokenizer" in err
-    code, _, err = cli(capsys, "fork", parent.id, *root)  # max_steps 20: the fork would start at its end
+    code, _, err = cli(capsys, "fork", parent.id, "--set", "train.lr=1e-3", *root)  # at its end: nothing to train
+    assert code == 2 and "is finished" in err and "--set train.max_steps=N above that" in err
+    parent.update_info(status="stopped")  # known only from the checkpoint: the step it holds
+    code, _, err = cli(capsys, "fork", parent.id, "--set", "train.max_steps=15", *root)
     assert code == 2 and "starts at step 20" in err and "train.max_steps=N with N above 20" in err
     code, _, err = cli(capsys, "fork", parent.id, "--set", "train.lrr=1", *root)
     assert code == 2 and "did you mean" in err
@@ -145,7 +149,8 @@ def test_the_trainer_refuses_a_fork_with_no_steps_left(tmp_path):
     """The TUI forks without torch: the trainer checks the step and says why the fork failed."""
     parent = parent_run(tmp_path)
     store = RunStore(parent.path.parent)
-    child = fork.create_fork(store, parent, "last", fork.fork_config(parent, ["train.lr=1e-3"]), ["train.lr=1e-3"])
+    cfg = apply_overrides(parent.config(), ["train.lr=1e-3"])  # what fork_config refuses for a finished parent
+    child = fork.create_fork(store, parent, "last", cfg, ["train.lr=1e-3"])
     with child.lock().acquire():
         child.mark_resuming(os.getpid())
         result = train(child.config(), child, resume=True)

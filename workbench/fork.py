@@ -56,9 +56,11 @@ def parent_checkpoint(parent: Run, which: str) -> Path:
                          "steps and when a run ends or stops)")
 
 
-def fork_config(parent: Run, overrides: list[str] | tuple = (), name: str | None = None) -> Config:
-    """The parent's config with the overrides; refused where they change what the weights are."""
-    from workbench.launch import apply_overrides
+def fork_config(parent: Run, overrides: list[str] | tuple = (), name: str | None = None,
+                which: str = "last") -> Config:
+    """The parent's config with the overrides; refused where they change what the weights are, or
+    leave a fork of a finished run's last checkpoint nothing to train (known without torch)."""
+    from workbench.launch import _extends, apply_overrides
 
     base = parent.config()
     cfg = apply_overrides(base, overrides)
@@ -66,9 +68,16 @@ def fork_config(parent: Run, overrides: list[str] | tuple = (), name: str | None
     for key in changed:
         if key in FREE_MODEL_KEYS or _value(base, key) == _value(cfg, key):
             continue
-        raise WorkbenchError(f"--set {key}: a fork trains {parent.id}'s weights, which {key} shapes; "
-                             f"a fork may change only {' and '.join(FREE_MODEL_KEYS)} of the model. "
-                             "For another model start a new run (`workbench run EXPERIMENT --set ...`)")
+        raise WorkbenchError(f"--set {key}: a fork goes on training {parent.id}'s weights, whose shape or "
+                             f"meaning {key} decides; of the model, a fork may change only "
+                             f"{' and '.join(FREE_MODEL_KEYS)}. For another model start a new run "
+                             "(`workbench run EXPERIMENT --set ...`)")
+    if which == "last" and parent.info().status == "finished" and not _extends(base.train, cfg.train):
+        t = base.train
+        limit = "train.max_steps" if t.max_steps else "train.max_tokens" if t.max_tokens else "train.max_time"
+        raise WorkbenchError(f"{parent.id} is finished: its last checkpoint is at its {limit} "
+                             f"({getattr(t, limit.split('.')[1]):g}); give the fork room to train: "
+                             f"--set {limit}=N above that, or fork its best checkpoint (--from best)")
     if name:
         cfg.experiment.name = name
     preflight.check(cfg, f"fork of {parent.id}")
@@ -146,7 +155,7 @@ def start_fork(store: RunStore, parent_ref: str, which: str = "last", overrides:
 
     parent = store.resolve(parent_ref)
     parent_checkpoint(parent, which)
-    cfg = fork_config(parent, overrides, name)
+    cfg = fork_config(parent, overrides, name, which)
     child = create_fork(store, parent, which, cfg, overrides)
     resume_run(store, child)
     return child

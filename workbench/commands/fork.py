@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     store = RunStore(args.runs_dir)
     parent = store.resolve(args.run)
     source = fork.parent_checkpoint(parent, args.which)
-    cfg = fork.fork_config(parent, args.overrides, args.name)
+    cfg = fork.fork_config(parent, args.overrides, args.name, args.which)
     step = fork.checkpoint_step(source)  # refuse a fork with nothing to train before making its folder
     fork.check_start(cfg, step, parent.id)
     child = fork.create_fork(store, parent, args.which, cfg, args.overrides)
