@@ -86,6 +86,23 @@ def test_two_ranks_match_one_process(tmp_path, one_process):
     assert events.count("checkpoint") == 1 and events.count("start") == 1
 
 
+
+def test_fork_onto_two_ranks(tmp_path, one_process):
+    """A fork's first session resets its best val loss on every rank: evaluations that checkpoint
+    (a collective) stay in step, and the run ends rather than hangs."""
+    store = RunStore(one_process.path.parent)
+    before = {r.id for r in store.runs()}
+    done = workbench("fork", one_process.id, "--runs-dir", str(store.root), "--set", "system.nproc=2",
+                     "--set", "train.grad_accum=2", "--set", f"train.max_steps={STEPS + 10}",
+                     "--set", "eval.interval=5", "--set", "eval.batches=2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    (child_id,) = {r.id for r in store.runs()} - before
+    child = store.run(child_id)
+    info = child.info()
+    assert info.status == "finished" and info.forked_from == {"run": one_process.id, "checkpoint": "last", "step": STEPS}
+    assert sorted(losses(child)) == list(range(STEPS + 1, STEPS + 11))
+    assert child.checkpoint("best").exists()  # its own best, from its first evaluation
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

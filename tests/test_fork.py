@@ -65,6 +65,10 @@ def test_fork_from_last_trains_on_with_the_overrides(tmp_path, capsys):
     code, out, _ = cli(capsys, "diff", child.id, "--runs-dir", str(store.root))
     assert code == 0 and "train.lr" in out and "train.max_steps" in out and parent.id in out
     assert "model." not in out
+    # a fork goes on like any run: resumed, it is a resume (the relation stays as it was)
+    code, _, err = cli(capsys, "resume", child.id, "--fg", "--set", "train.max_steps=40", "--runs-dir", str(store.root))
+    assert code == 0, err
+    assert child.info().forked_from["step"] == 20 and "resume" in [e.kind for e in child.reader().events()]
 
 
 def test_a_fork_restores_the_full_state_a_resume_does(tmp_path, capsys):

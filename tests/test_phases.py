@@ -88,7 +88,8 @@ def test_the_header_says_what_the_trainer_does():
 
             assert "evaluating…" in shown(phase=keys.EVALUATING) and "40/100" in shown(phase=keys.EVALUATING)
             assert "checkpointing…" in shown(phase=keys.CHECKPOINTING)
-            assert "training" in shown(phase=keys.TRAINING) and "…" not in shown(phase=keys.TRAINING)
+            assert "…" not in shown(phase=keys.TRAINING)  # the counter moves: no word needed
+            assert "starting…" in shown(phase=keys.STARTING)  # a resume loading its checkpoint
             assert "evaluating" not in shown(phase=keys.EVALUATING, status="finished")
             assert "waiting for the first step" in shown(phase=keys.STARTING, waiting=True, step=0)
             assert "evaluating…" in shown(phase=keys.EVALUATING, waiting=True, step=0)  # step 0's evaluation

@@ -31,11 +31,10 @@ class ProgressHeader(Static):
         self.update(self.build())
 
     def phase_figure(self) -> tuple[str, str] | None:
-        """'evaluating…' while the step counter waits for it; 'training' dim; nothing once ended."""
-        if self.status != "running" or self.phase is None:
+        """'evaluating…' (sampling, checkpointing, starting) while the step counter waits for it.
+        Training needs no word: the counter moves and 'training 25s' follows. Nothing once ended."""
+        if self.status != "running" or self.phase in (None, keys.TRAINING):
             return None
-        if self.phase == keys.TRAINING:
-            return "training", "dim"
         return f"{self.phase}…", "bold yellow"
 
     def figures(self) -> list[tuple[str, str]]:
