@@ -87,21 +87,34 @@ def test_two_ranks_match_one_process(tmp_path, one_process):
 
 
 
-def test_fork_onto_two_ranks(tmp_path, one_process):
-    """A fork's first session resets its best val loss on every rank: evaluations that checkpoint
-    (a collective) stay in step, and the run ends rather than hangs."""
-    store = RunStore(one_process.path.parent)
-    before = {r.id for r in store.runs()}
-    done = workbench("fork", one_process.id, "--runs-dir", str(store.root), "--set", "system.nproc=2",
-                     "--set", "train.grad_accum=2", "--set", f"train.max_steps={STEPS + 10}",
-                     "--set", "eval.interval=5", "--set", "eval.batches=2")
+def test_fork_onto_two_ranks(tmp_path):
+    """A fork's first session resets its best val loss on every rank, so an evaluation that writes
+    best.pt (a collective) is one every rank takes part in: the fork, worse than its parent at
+    first (a far higher lr), writes its own best.pt and ends rather than hangs."""
+    from workbench.checkpoint import load
+
+    runs = tmp_path / "runs"
+    done = workbench("run", TINY, "--runs-dir", str(runs), *sets("train.max_steps=20", "eval.interval=10",
+                                                                   "eval.batches=2", "train.lr=3e-3"))
     assert done.returncode == 0, done.stderr[-3000:]
-    (child_id,) = {r.id for r in store.runs()} - before
-    child = store.run(child_id)
+    parent = only_run(runs)
+    done = workbench("fork", parent.id, "--runs-dir", str(runs), "--set", "system.nproc=2", "--set", "train.lr=0.5",
+                     "--set", "train.max_steps=30", "--set", "eval.interval=5", "--set", "eval.batches=2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    (child,) = [r for r in RunStore(runs).runs() if r.id != parent.id]
     info = child.info()
-    assert info.status == "finished" and info.forked_from == {"run": one_process.id, "checkpoint": "last", "step": STEPS}
-    assert sorted(losses(child)) == list(range(STEPS + 1, STEPS + 11))
-    assert child.checkpoint("best").exists()  # its own best, from its first evaluation
+    assert info.status == "finished" and info.forked_from == {"run": parent.id, "checkpoint": "last", "step": 20}
+    assert sorted(losses(child)) == list(range(21, 31))
+    r, rp = child.reader(), parent.reader()
+    try:
+        first_val = r.series("eval/val_loss")[0]
+        parent_best = min(v for step, v in rp.series("eval/val_loss") if step > 0)
+    finally:
+        r.close()
+        rp.close()
+    # the case that needs every rank to agree: only a rank that had not reset would skip this best.pt
+    assert first_val[0] == 25 and first_val[1] > parent_best
+    assert load(child.checkpoint("best"))["step"] >= 25
 
 def free_port() -> int:
     with socket.socket() as s:
