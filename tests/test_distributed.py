@@ -86,6 +86,36 @@ def test_two_ranks_match_one_process(tmp_path, one_process):
     assert events.count("checkpoint") == 1 and events.count("start") == 1
 
 
+
+def test_fork_onto_two_ranks(tmp_path):
+    """A fork's first session resets its best val loss on every rank, so an evaluation that writes
+    best.pt (a collective) is one every rank takes part in: the fork, worse than its parent at
+    first (a far higher lr), writes its own best.pt and ends rather than hangs."""
+    from workbench.checkpoint import load
+
+    runs = tmp_path / "runs"
+    done = workbench("run", TINY, "--runs-dir", str(runs), *sets("train.max_steps=20", "eval.interval=10",
+                                                                   "eval.batches=2", "train.lr=3e-3"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    parent = only_run(runs)
+    done = workbench("fork", parent.id, "--runs-dir", str(runs), "--set", "system.nproc=2", "--set", "train.lr=0.5",
+                     "--set", "train.max_steps=30", "--set", "eval.interval=5", "--set", "eval.batches=2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    (child,) = [r for r in RunStore(runs).runs() if r.id != parent.id]
+    info = child.info()
+    assert info.status == "finished" and info.forked_from == {"run": parent.id, "checkpoint": "last", "step": 20}
+    assert sorted(losses(child)) == list(range(21, 31))
+    r, rp = child.reader(), parent.reader()
+    try:
+        first_val = r.series("eval/val_loss")[0]
+        parent_best = min(v for step, v in rp.series("eval/val_loss") if step > 0)
+    finally:
+        r.close()
+        rp.close()
+    # the case that needs every rank to agree: only a rank that had not reset would skip this best.pt
+    assert first_val[0] == 25 and first_val[1] > parent_best
+    assert load(child.checkpoint("best"))["step"] >= 25
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -19,10 +19,10 @@ from workbench.errors import WorkbenchError
 DEFAULT_RUNS_DIR = "runs"
 # commands that only read or change existing runs: a --runs-dir that is not there is a mistake
 # (not diff: two experiment files need no store; a run id in it is looked up and reported there)
-READS_RUNS = {"ls", "show", "compare", "export", "rm", "stop", "resume", "sample", "attn", "tag", "note"}
+READS_RUNS = {"ls", "show", "compare", "export", "rm", "stop", "resume", "fork", "sample", "attn", "tag", "note"}
 
 # Order in `workbench --help`; modules not listed come after, alphabetically.
-ORDER = ["init", "run", "resume", "ls", "show", "tag", "note", "compare", "diff", "config", "stop", "queue", "sweep", "sample",
+ORDER = ["init", "run", "resume", "fork", "ls", "show", "tag", "note", "compare", "diff", "config", "stop", "queue", "sweep", "sample",
          "rm", "export", "import", "gpu", "bench", "profile"]
 
 

@@ -17,10 +17,19 @@ def nearest(word: str, options: list[str]) -> str | None:
     return close[0] if close else None
 
 
-def fmt_origin(experiment_file: str, experiment: str, overrides: list[str]) -> str:
-    """Where a run's settings came from: 'tiny.toml + train.lr=0.01'."""
-    base = experiment_file.rsplit("/", 1)[-1] if experiment_file else experiment
+def fmt_origin(experiment_file: str, experiment: str, overrides: list[str],
+               forked_from: dict | None = None) -> str:
+    """Where a run's settings came from: 'tiny.toml + train.lr=0.01', 'fork of tiny-…@60 + train.lr=0.001'."""
+    base = fmt_fork(forked_from) or (experiment_file.rsplit("/", 1)[-1] if experiment_file else experiment)
     return " + ".join([base or "-", *overrides])
+
+
+def fmt_fork(forked_from: dict | None) -> str:
+    """'fork of tiny-20261126-120000@60' (the step once the fork's trainer has read its checkpoint)."""
+    if not forked_from:
+        return ""
+    step = forked_from.get("step")
+    return f"fork of {forked_from.get('run')}" + (f"@{step}" if step is not None else "")
 
 
 def override_keys(overrides: list[str]) -> list[str]:

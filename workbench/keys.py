@@ -28,6 +28,18 @@ SAMPLE_S = "perf/sample_s"
 TRAIN_TIME_S = "time/train_s"   # elapsed training time so far (see SUMMARY["train_time_s"])
 ETA_S = "time/eta_s"            # seconds left when it was logged, from one smoothed rate
 
+# ---------------------------------------------------------------- what the trainer is doing (table `events`)
+# An event of kind PHASE whose message is one of PHASES, recorded only when the phase changes
+# (no per-step cost): viewers say "evaluating…" while the step counter waits.
+
+PHASE = "phase"
+STARTING = "starting"            # data, model, checkpoint: before the loop
+TRAINING = "training"
+EVALUATING = "evaluating"
+SAMPLING = "sampling"
+CHECKPOINTING = "checkpointing"
+PHASES = (STARTING, TRAINING, EVALUATING, SAMPLING, CHECKPOINTING)
+
 # ---------------------------------------------------------------- telemetry (table `telemetry`, by time)
 
 GPU_UTIL = "gpu/util"

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench import keys
 from workbench.smoothing import EmaState
 
 SCHEMA = """
@@ -365,6 +366,9 @@ class MetricsReader:
             "SELECT id, step, tokens, time, prompt, text FROM samples WHERE id > ? ORDER BY step, id LIMIT ?",
             (since, limit))]
 
-    def events(self, since: int = 0, limit: int = 1000) -> list[Event]:
+    def events(self, since: int = 0, limit: int = 1000, phases: bool = False) -> list[Event]:
+        """Events in the order recorded; the trainer's phase changes (keys.PHASE) only if asked."""
+        where = "" if phases else f" AND kind != '{keys.PHASE}'"
         return [Event(*r) for r in self._query(
-            "SELECT id, step, time, kind, message FROM events WHERE id > ? ORDER BY id LIMIT ?", (since, limit))]
+            f"SELECT id, step, time, kind, message FROM events WHERE id > ?{where} ORDER BY id LIMIT ?",
+            (since, limit))]

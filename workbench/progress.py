@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from workbench import keys
 from workbench.formatting import SUMMARY_ROWS, fmt_duration, fmt_loss, fmt_rate
 
 
@@ -47,11 +48,11 @@ class Console:
 
             self.bar = Progress(
                 TextColumn("[bold]step"), MofNCompleteColumn(), BarColumn(),
-                TextColumn("{task.fields[info]}"),
+                TextColumn("{task.fields[info]}"), TextColumn("[bold yellow]{task.fields[phase]}"),
                 console=RichConsole(file=self.stream), transient=False, refresh_per_second=4)
             self.bar.start()
             self.task = self.bar.add_task("train", total=self.total, completed=first_step,
-                                          info="starting…")
+                                          info="starting…", phase="")
 
     def close(self) -> None:
         if self.bar is not None:
@@ -89,6 +90,12 @@ class Console:
             self.bar.update(self.task, completed=step, info=fields)
         else:
             print(line, file=self.stream, flush=True)
+
+    def phase(self, name: str) -> None:
+        """What the trainer does now (keys.PHASES), beside the bar while it is not training;
+        plain lines need none: an evaluation prints its own line."""
+        if self.bar is not None:
+            self.bar.update(self.task, phase="" if name in (keys.TRAINING, keys.STARTING) else f"{name}…")
 
     def evaluated(self, step: int, train_loss: float, val_loss: float) -> None:
         self.val_loss = val_loss

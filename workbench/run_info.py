@@ -75,6 +75,8 @@ class RunInfo:
     params_no_embedding: int | None = None
     max_steps: int | None = None
     resumed_from: dict | None = None  # status, reason, ended before the resume now starting
+    # a fork (fork.py): {"run": parent id, "checkpoint": "last" | "best", "step": N, null until trained}
+    forked_from: dict | None = None
     summary: dict = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
@@ -100,6 +102,9 @@ class RunInfo:
                 wanted = " or ".join(_WORDS[t] for t in str(f.type).split(" | "))
                 return cls.damaged(run_id, f"run.json: {f.name} should be {wanted}, "
                                            f"not {json.dumps(d[f.name])[:40]}")
+        if d.get("forked_from") is not None and not _fork_fits(d["forked_from"]):
+            return cls.damaged(run_id, "run.json: forked_from should be {run, checkpoint, step}, "
+                                       f"not {json.dumps(d['forked_from'])[:40]}")
         bad = [k for k, v in (d.get("summary") or {}).items() if not _fits(v, "float | None")]
         if bad:
             return cls.damaged(run_id, f"run.json: summary.{bad[0]} should be a number")
@@ -127,6 +132,14 @@ _WORDS = {"str": "a string", "int": "an integer", "float": "a number", "bool": "
           "list": "a list", "dict": "an object", "None": "null"}
 _TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "list": (list,),
           "dict": (dict,), "None": (type(None),)}
+
+
+def _fork_fits(d: dict) -> bool:
+    """forked_from as fork.py writes it: a parent id (checked again where it is used), a checkpoint
+    name and a step or null."""
+    run, step = d.get("run"), d.get("step")
+    return (isinstance(run, str) and 0 < len(run) <= 200 and d.get("checkpoint") in ("last", "best")
+            and (step is None or _fits(step, "int") and step >= 0))
 
 
 def _fits(value: Any, annotation: str) -> bool:

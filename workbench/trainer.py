@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from workbench import checkpoint, keys
+from workbench import checkpoint, fork, keys
 from workbench.checkpoint_files import step_name
 from workbench.config import Config
 from workbench.device import is_oom
@@ -48,7 +48,7 @@ from workbench.smoothing import SmoothedRate, eta_seconds
 from workbench.step import Parts, build, set_lr, train_step
 from workbench.telemetry import TelemetrySampler
 from workbench.train_state import TrainState, read_checkpoint, restore_rank_rng
-from workbench.window import Window
+from workbench.window import Speed, Window
 
 
 @dataclass
@@ -73,6 +73,9 @@ class Session:
     pruning: object | None = None  # sweep.Pruning, for a sweep's trial whose sweep prunes
     stopping: bool = False  # the ranks agreed to stop (several ranks; one process reads the flag)
     time_up: bool = False  # the ranks agreed that train.max_time is reached (several ranks)
+    phase: str | None = None  # keys.PHASES: what the viewers were last told the trainer does
+    from_checkpoint: bool = False  # a resume or a fork: step 0 (if it is one) was evaluated already
+    forking: dict | None = None  # run.json's forked_from while a fork's first session has not begun
 
     @property
     def ranks(self) -> bool:
@@ -94,7 +97,9 @@ def train(cfg: Config, run, resume: bool = False, console=None, stop: StopFlag |
         if not dist.is_recorder:
             sink, console = NullSink(), NullConsole()
         s = Session(cfg, run, sink or Recorder(run), console or NullConsole(), flag, dist)
+        s.forking = fork.pending(run) if resume and run is not None else None
         try:
+            enter(s, keys.STARTING)
             if flag.signum is not None and not resume:  # a new run, nothing built: nothing to save
                 result = stopped(s, "before the first step")
             else:
@@ -110,8 +115,8 @@ def train(cfg: Config, run, resume: bool = False, console=None, stop: StopFlag |
         result.step, result.tokens, result.best_val = s.state.step, s.state.tokens, s.state.best_val
         result.tok_per_s = s.state.speed.mean
     result.wall_s = time.time() - t0
-    if resume and not s.started and run is not None and run.raw_info().resumed_from is not None:
-        run.undo_resuming()  # the resume did not begin: the run stays as it was
+    if resume and not s.started and not s.forking and run is not None and run.raw_info().resumed_from is not None:
+        run.undo_resuming()  # the resume did not begin: the run stays as it was (a fork that did not begin failed)
     else:
         s.sink.finish(result.status, result.reason)
     return result
@@ -134,8 +139,13 @@ def start(s: Session, resume: bool) -> None:
         restore_rank_rng(p.ckpt, d)
         was = p.ckpt.get("world_size", 1)
         p.ckpt = None
+        s.from_checkpoint = True
         s.sink.truncate_after(st.step)
-        if s.run is not None:
+        if d.active:  # every rank resets what a fork starts afresh, or their collectives part ways
+            s.forking = d.from_recorder(lambda: s.forking)
+        if s.forking is not None:
+            begin_fork(s)
+        elif s.run is not None:
             s.sink.event("resume", f"resumed at step {st.step} from {s.run.checkpoint('last')}{ranks}", step=st.step)
         if was != d.world_size:
             s.sink.event("resume", f"the run trained on {was} ranks and goes on with {d.world_size}: the global "
@@ -170,10 +180,23 @@ def start(s: Session, resume: bool) -> None:
         s.pruning = Pruning.for_run(cfg, s.run.path)
 
 
+def begin_fork(s: Session) -> None:
+    """A fork's first session: the parent's state is loaded; the child's best and speed are its own."""
+    st, f = s.state, s.forking
+    fork.check_start(s.cfg, st.step, f["run"])
+    st.best_val, st.speed = None, Speed()
+    if s.run is not None:
+        s.run.update_info(forked_from={**f, "step": st.step})
+    s.sink.event("fork", f"forked from {f['run']} at step {st.step} (its {f['checkpoint']} checkpoint)", step=st.step)
+
+
 def loop(s: Session) -> str | None:
     """Train until a limit (returns why) or a stop signal (returns None)."""
     t, st, p = s.cfg.train, s.state, s.parts
     session_t0, base_time = time.time(), st.train_time  # max_time counts all the run's sessions
+    if st.step == 0 and not s.from_checkpoint and s.cfg.eval.interval:
+        evaluate_and_record(s)  # as nanoGPT: the loss before any update (about ln(vocab)), on the chart
+    enter(s, keys.TRAINING)
     s.parts.model.train()
     first = True
     reason = limit_reached(s)
@@ -315,7 +338,16 @@ def at_intervals(s: Session) -> None:
     if cfg.checkpoint.interval and step % cfg.checkpoint.interval == 0:
         save_last(s, "interval")
     keep_weights(s)
+    enter(s, keys.TRAINING)  # back from whatever ran above (nothing recorded if nothing did)
     s.window.t0 += time.time() - aside_t0
+
+
+def enter(s: Session, phase: str) -> None:
+    """Tell the viewers what the trainer does now: an event, only when it changes."""
+    if phase != s.phase:
+        s.phase = phase
+        s.sink.event(keys.PHASE, phase, step=s.state.step if s.state is not None else None)
+        s.console.phase(phase)
 
 
 # ---------------------------------------------------------------- log, evaluate, sample, checkpoint
@@ -368,6 +400,7 @@ def evaluate_and_record(s: Session) -> None:
     if s.window.losses:
         log(s)
     st = s.state
+    enter(s, keys.EVALUATING)
     eval_t0 = time.time()
     ev = evaluate(s.parts, s.cfg, s.flag)
     if ev is None:
@@ -376,6 +409,8 @@ def evaluate_and_record(s: Session) -> None:
     s.sink.log({keys.EVAL_TRAIN_LOSS: ev["train"], keys.EVAL_VAL_LOSS: ev["val"], keys.EVAL_S: eval_s},
                st.step, st.tokens)
     s.console.evaluated(st.step, ev["train"], ev["val"])
+    if st.step == 0:
+        return  # the untrained model: a sanity check, not a best checkpoint nor a trial to prune (as nanoGPT)
     if math.isfinite(ev["val"]) and (st.best_val is None or ev["val"] < st.best_val):
         st.best_val = ev["val"]
         if s.cfg.checkpoint.keep_best:
@@ -392,6 +427,7 @@ def sample_and_record(s: Session) -> None:
     if not s.dist.is_recorder:  # one sample per run; the other ranks wait for it in the next step
         return
     st = s.state
+    enter(s, keys.SAMPLING)
     sample_t0 = time.time()
     text = sample(s.parts, s.cfg)  # ends with .tolist(): the device is done
     s.sink.log({keys.SAMPLE_S: time.time() - sample_t0}, st.step, st.tokens)
@@ -419,6 +455,7 @@ def save(s: Session, name: str, weights_only: bool = False) -> None:
     by_rank = s.dist.gather(checkpoint.rng_state()) if s.ranks and not weights_only else None
     if s.run is None:
         return  # the recorder writes it, once; the model's state is the same on every rank
+    enter(s, keys.CHECKPOINTING)
     s.sink.flush()
     extra = {} if weights_only else {"world_size": s.dist.world_size, **({"rng_by_rank": by_rank} if by_rank else {})}
     state = {"model": st.model.state_dict(), "step": st.step} if weights_only else st.state_dict()

@@ -39,7 +39,7 @@ def test_kill_9_then_resume_leaves_no_gap(tmp_path, capsys):
     assert steps == sorted(set(steps)), "a step was logged twice"
     assert set(range(5, 31, 5)) <= set(steps), f"gap in train/loss: {steps}"
     evals = [s for s, _ in r.series("eval/val_loss")]
-    assert evals == [10, 20, 30]
+    assert evals == [0, 10, 20, 30]  # step 0 (before any update) once: a resume does not repeat it
     r.close()
 
 
@@ -77,6 +77,6 @@ def test_points_before_a_checkpoint_are_committed_with_it(tmp_path, monkeypatch)
     try:
         steps = [s.step for s in r.scalars_since(0, keys=["train/loss"], limit=10**6)[0]]
         assert set(range(5, 31, 5)) <= set(steps), f"gap in train/loss: {steps}"
-        assert [s for s, _ in r.series("eval/val_loss")] == [10, 20, 30]
+        assert [s for s, _ in r.series("eval/val_loss")] == [0, 10, 20, 30]
     finally:
         r.close()

@@ -37,7 +37,7 @@ def test_extending_a_finished_run(tmp_path, capsys):
     r = run.reader()
     try:
         evals = [s for s, _ in r.series("eval/val_loss")]
-        assert evals == [5, 10, 15, 20]  # the old end's evaluation once, not twice
+        assert evals == [0, 5, 10, 15, 20]  # step 0 and the old end's evaluation once, not twice
         assert [s.step for s in r.samples()] == [5, 10, 15, 20]
     finally:
         r.close()

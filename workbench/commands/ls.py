@@ -50,7 +50,8 @@ def rows(store: RunStore, status: str | None, experiment: str | None, tags: list
         if status and info.status != status:
             continue
         out.append({"id": run.id, "experiment": info.experiment, "overrides": info.overrides,
-                    "origin": fmt_origin(info.experiment_file, info.experiment, info.overrides),
+                    "origin": fmt_origin(info.experiment_file, info.experiment, info.overrides, info.forked_from),
+                    "forked_from": info.forked_from,
                     "status": info.status,
                     "reason": info.reason, "step": s.get("step"), "max_steps": s.get("max_steps") or info.max_steps,
                     "best_val_loss": s.get("best_val_loss"), "tokens_per_sec": s.get("tokens_per_sec"),

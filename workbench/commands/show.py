@@ -62,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
     con = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     color = STATUS_COLOR.get(info.status, "white")
     con.print(f"[bold]{r.id}[/]  [{color}]{info.status}[/]" + (f"  {info.reason}" if info.reason else ""))
-    origin = fmt_origin(info.experiment_file, info.experiment, info.overrides)
+    origin = fmt_origin(info.experiment_file, info.experiment, info.overrides, info.forked_from)
     extends = f" (extends {' <- '.join(info.extends_chain[1:])})" if len(info.extends_chain) > 1 else ""
+    if info.forked_from:
+        extends = f" (from its {info.forked_from['checkpoint']} checkpoint; `workbench diff {r.id}` shows what changed)"
     con.print(f"  folder {r.path}   experiment {origin}{extends}", markup=False)
     con.print(f"  started {fmt_time(info.started)}  host {info.hostname}  pid {info.pid}  device "
               f"{info.device_name or '-'}  torch {info.torch_version or '-'}"

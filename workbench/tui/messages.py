@@ -68,7 +68,8 @@ class RunSnapshot:
     telemetry: dict[str, list[tuple[float, float]]] | None = None  # gpu/util, gpu/mem_used …
     telemetry_now: dict[str, float] = field(default_factory=dict)
     new_samples: list = field(default_factory=list)  # workbench.metrics.Sample
-    new_events: list = field(default_factory=list)  # workbench.metrics.Event
+    new_events: list = field(default_factory=list)  # workbench.metrics.Event, phases left out
+    phase: str | None = None  # keys.PHASES: what the trainer last said it does (None: it never said)
     log_tail: list[str] | None = None
     summary: dict[str, Any] = field(default_factory=dict)  # Run.summary: tok/s, times, ETA (keys.SUMMARY)
     loss_seen: bool = False  # any train/loss point at all

@@ -120,6 +120,7 @@ class RunTail:
         self._t0: float | None = None
         self._sample_cursor = 0
         self._event_cursor = 0
+        self._phase: str | None = None
         self._telemetry_cursor = -1
         self._telemetry_at = 0.0
         self._step = 0
@@ -206,9 +207,14 @@ class RunTail:
         snap.new_samples = self.reader.samples(since=self._sample_cursor)
         if snap.new_samples:
             self._sample_cursor = max(s.id for s in snap.new_samples)
-        snap.new_events = self.reader.events(since=self._event_cursor)
-        if snap.new_events:
-            self._event_cursor = snap.new_events[-1].id
+        events = self.reader.events(since=self._event_cursor, phases=True)
+        if events:
+            self._event_cursor = events[-1].id
+        for e in events:  # the latest phase the trainer named (a damaged file may name anything)
+            if e.kind == keys.PHASE and e.message in keys.PHASES:
+                self._phase = e.message
+        snap.new_events = [e for e in events if e.kind != keys.PHASE]
+        snap.phase = self._phase
         try:
             size = self.run.log_path.stat().st_size
         except OSError:

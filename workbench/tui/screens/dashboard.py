@@ -39,12 +39,13 @@ def config_pair(run) -> tuple[dict, dict, str, str, list[str]] | None:
     except Exception:  # noqa: BLE001 - not written yet, or unreadable: try again next poll
         return None
     info = run.raw_info()
-    origin = fmt_origin(info.experiment_file, info.experiment, info.overrides)
+    origin = fmt_origin(info.experiment_file, info.experiment, info.overrides, info.forked_from)
     if info.kind != "trainer":  # a script's or a command's own config: nothing to diff against
         return own, {}, "", origin, []
     if info.parent_config:
         chain = info.extends_chain or []
         name = chain[1].rsplit("/", 1)[-1] if len(chain) > 1 else "parent"
+        name = info.forked_from["run"] if info.forked_from else name  # a fork: against the run it forked
         return own, flatten(info.parent_config), name, origin, info.overrides
     return own, flatten(Config()), "defaults", origin, info.overrides
 
@@ -163,7 +164,7 @@ class DashboardScreen(Screen):
         self.query_one(ProgressHeader).labels = snap.labels
         self.query_one(ProgressHeader).set_state(
             status=info.status, reason=info.reason, step=snap.step, max_steps=info.max_steps,
-            summary=snap.summary, waiting=snap.step == 0 and not snap.loss_seen)
+            summary=snap.summary, waiting=snap.step == 0 and not snap.loss_seen, phase=snap.phase)
         if snap.config:
             self.query_one(ConfigDiff).set_configs(*snap.config)
             self.query_one(SampleView).expect(snap.config[0].get("sample.interval"))

@@ -18,6 +18,7 @@ KEYS = [
     ("Home: runs", [("enter", "open the run's dashboard"), ("space", "mark / unmark for compare"),
                     ("c", "compare the marked runs"), ("x", "stop the run (asks first)"),
                     ("r", "resume a stopped run"), ("d", "delete a run that is not running (asks first)"),
+                    ("f", "fork: a new run from its last checkpoint, with overrides (key=value)"),
                     ("/", "filter runs: words, tag:NAME (enter keeps, esc clears)"),
                     ("o", "cycle the sort order"),
                     ("t", "tags of the marked runs, or this one: +name -name"), ("n", "the run's note")]),

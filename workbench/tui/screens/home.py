@@ -332,6 +332,32 @@ class HomeScreen(LabelKeys, Screen):
         self.table.marked.discard(run_id)
         self.post_message(RunActionDone(f"deleted {run_id}"))
 
+    # ------------------------------------------------------------ fork
+
+    def action_fork(self) -> None:
+        row = self._current()
+        if row is None or not self._readable(row):
+            return
+
+        def done(parts: list | None) -> None:
+            if parts is not None:
+                self.fork_worker(row.id, parts)
+
+        self.app.push_screen(OverridesScreen(row.id, verb="fork"), done)
+
+    @work(thread=True, group="actions")
+    def fork_worker(self, parent_id: str, overrides: list[str]) -> None:
+        """A new run from the parent's last checkpoint, trained in the background (workbench/fork.py)."""
+        from workbench.fork import start_fork
+
+        try:
+            child = start_fork(self.app.store, parent_id, "last", overrides)
+        except (WorkbenchError, OSError) as e:
+            self.app.call_from_thread(self.notify, str(e), title="cannot fork", severity="error", timeout=10)
+            return
+        self.wake.set()
+        self.app.call_from_thread(self.app.open_run, child.id)
+
     # ------------------------------------------------------------ filter and sort
 
     def action_filter(self) -> None:

@@ -31,7 +31,7 @@ class OverridesScreen(ModalScreen[list]):
     def __init__(self, experiment: str, verb: str = "start") -> None:
         super().__init__()
         self.experiment = experiment
-        self.verb = verb  # "start", or "queue"
+        self.verb = verb  # "start", "queue", or "fork" (then `experiment` is the run forked)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from workbench import keys
 from workbench.formatting import (
     STATUS_COLOR,
     STATUS_SYMBOL,
@@ -28,20 +29,32 @@ class ProgressHeader(Static):
         self.summary: dict = {}
         self.waiting = True
         self.labels = None  # workbench.labels.RunLabels, set by the dashboard
+        self.phase: str | None = None
 
     def set_state(self, *, status: str, reason: str, step: int, max_steps: int | None, summary: dict,
-                  waiting: bool) -> None:
-        """summary: Run.summary (workbench.keys.SUMMARY), the same figures `ls` and `show` print."""
+                  waiting: bool, phase: str | None = None) -> None:
+        """summary: Run.summary (workbench.keys.SUMMARY), the same figures `ls` and `show` print;
+        phase: what the trainer does now (keys.PHASES), None if it never said."""
         self.status, self.reason, self.step, self.max_steps = status, reason, step, max_steps
-        self.summary, self.waiting = summary, waiting
+        self.summary, self.waiting, self.phase = summary, waiting, phase
         self.update(self.build())
+
+    def phase_figure(self) -> tuple[str, str] | None:
+        """'evaluating…' (sampling, checkpointing, starting) while the step counter waits for it.
+        Training needs no word: the counter moves and 'training 25s' follows. Nothing once ended."""
+        if self.status != "running" or self.phase in (None, keys.TRAINING):
+            return None
+        return f"{self.phase}…", "bold yellow"
 
     def figures(self) -> list[tuple[str, str]]:
         """(text, style) after the bar, most wanted first; what does not fit is left out."""
         s = self.summary
         out = []
-        if self.status == "running" and self.waiting:
+        phase = self.phase_figure()
+        if self.status == "running" and self.waiting and self.phase in (None, keys.STARTING, keys.TRAINING):
             return [("waiting for the first step…", "italic")]
+        if phase is not None:
+            out.append(phase)
         if self.status == "running" and s.get("eta_s") is not None:
             out.append((f"ETA {fmt_duration(s['eta_s'])}", "bold"))
         if s.get("tokens_per_sec") is not None:

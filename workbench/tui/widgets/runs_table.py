@@ -44,6 +44,7 @@ class RunsTable(DataTable):
         Binding("c", "screen.compare", "compare"),
         Binding("x", "screen.stop", "stop"),
         Binding("r", "screen.resume", "resume"),
+        Binding("f", "screen.fork", "fork", show=False),  # in `?`; the footer keeps to 80 columns
         Binding("d", "screen.delete", "delete", show=False),  # in `?`; the footer keeps to 80 columns
         Binding("slash", "screen.filter", "filter"),
         Binding("o", "screen.sort", "sort", show=False),
