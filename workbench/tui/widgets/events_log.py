@@ -11,6 +11,9 @@ KIND_STYLE = {"error": "bold red", "diverged": "bold magenta", "oom": "bold red"
 
 
 class EventsLog(VerticalScroll):
+    """Follows the newest line (Textual's anchor: kept through resizes and new lines) until the
+    user scrolls up; scrolling back to the end follows again."""
+
     can_focus = True
 
     def __init__(self, **kwargs) -> None:
@@ -21,6 +24,9 @@ class EventsLog(VerticalScroll):
 
     def compose(self):
         yield Static("no events yet", id="events-text")
+
+    def on_mount(self) -> None:
+        self.anchor()
 
     def add(self, events: list, log_tail: list[str] | None) -> None:
         if not events and log_tail is None:
@@ -40,7 +46,4 @@ class EventsLog(VerticalScroll):
                 t.append(ln + "\n", style="grey70")
         if not t.plain:
             t.append("no events yet", style="dim")
-        at_end = self.scroll_y >= self.max_scroll_y - 1
         self.query_one("#events-text", Static).update(t)
-        if at_end:
-            self.call_after_refresh(self.scroll_end, animate=False)
