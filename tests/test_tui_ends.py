@@ -80,3 +80,77 @@ async def test_events_log_follows_the_newest_line_after_a_resize(tui_store, pinn
         assert events.scroll_y == 0
         await pilot.press("end")
         await wait_for_pilot(pilot, at_end, what="back at the end")
+
+
+# ---------------------------------------------------------------- runs table
+
+
+def add_long_and_profile_runs(tui_store) -> None:
+    """A long-named run that took 3m05s, and a `workbench profile` run (20 steps of a 200-step file)."""
+    from fixtures_store import T0, add_run
+
+    from workbench.store import RunStore
+
+    runs, exps = tui_store
+    store = RunStore(runs)
+    (exps / "speed-ladder-bf16-compiled.toml").write_text('[experiment]\nextends = "tiny.toml"\n')
+    add_run(store, exps, "speed-ladder-bf16-compiled-20260101-140000", "speed-ladder-bf16-compiled", "finished",
+            200, T0 + 7000)
+    run = store.run("speed-ladder-bf16-compiled-20260101-140000")
+    run.update_info(summary={**run.info().summary, "wall_time_s": 185.0})
+    add_run(store, exps, "tiny-20260101-141000", "tiny", "finished", 20, T0 + 7100)
+    prof = store.run("tiny-20260101-141000")
+    prof.profile_path.write_text('{"device": "cpu", "verdict": "10 ms per step", "table": [], "breakdown": []}')
+    prof.update_info(reason="profile")
+
+
+@sync
+async def test_runs_table_fits_80_columns_with_took_and_kind(tui_store, pinned_tui):
+    from workbench.tui.widgets.runs_table import RunsTable
+
+    add_long_and_profile_runs(tui_store)
+    app = app_for(tui_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = (await home_loaded(pilot)).query_one(RunsTable)
+        await wait_for_pilot(pilot, lambda: table.row_count == 5, what="five runs")
+
+        def cell(run_id: str, key: str) -> str:
+            return str(table.get_cell(run_id, key))
+
+        for size in ((80, 24), (120, 30), (200, 50), (80, 24)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.2)
+            assert table.max_scroll_x == 0, size  # every column whole: nothing past the edge
+            assert cell("speed-ladder-bf16-compiled-20260101-140000", "dur") == "3m05"
+            assert "140000" in cell("speed-ladder-bf16-compiled-20260101-140000", "run")
+            assert cell("tiny-20260101-141000", "kind") == "prof"
+            assert cell("tiny-20260101-141000", "step") == "20"  # not 20/200: it is no cut-short training run
+            assert cell("tiny-20260101-120000", "kind") == "" and cell("tiny-20260101-120000", "step") == "200/200"
+        assert [c.key.value for c in table.columns.values()][-1] == "dur"
+
+
+@sync
+async def test_space_says_what_it_marked_and_home_end_move_the_cursor(tui_store, pinned_tui):
+    from workbench.tui.widgets.runs_table import RunsTable
+
+    app = app_for(tui_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = (await home_loaded(pilot)).query_one(RunsTable)
+        await wait_for_pilot(pilot, lambda: table.row_count == 3, what="the runs")
+        await pilot.press("tab", "end")
+        assert table.cursor_row == 2
+        await pilot.press("home")
+        assert table.cursor_row == 0
+        first = table.current_id
+        await pilot.press("space")
+        assert table.marked == {first} and table.cursor_row == 1
+        assert "1 marked" in table.border_title
+        assert str(table.get_cell(first, "run")).startswith("*")
+        assert any(f"marked {first} · 1 marked" in n.message and "cursor moved down" in n.message
+                   for n in app._notifications)
+        await pilot.press("space")
+        assert any("2 marked · c compares" in n.message for n in app._notifications)
+        await pilot.press("pagedown")
+        assert table.cursor_row == 2
+        await pilot.press("pageup")
+        assert table.cursor_row == 0

@@ -26,6 +26,7 @@ class RunRow:
     started: float | None
     duration: float | None
     reason: str = ""
+    kind: str = "trainer"  # RunInfo.kind, or "profile" for a `workbench profile` run
 
 
 @dataclass

@@ -277,6 +277,10 @@ class HomeScreen(Screen):
         if self.table.cursor_row < self.table.row_count - 1:
             self.table.move_cursor(row=self.table.cursor_row + 1)
         self._retitle()
+        n = len(self.table.marked)
+        then = " · c compares" if n >= 2 else ""
+        self.notify(f"{'marked' if row.id in self.table.marked else 'unmarked'} {row.id} · {n} marked{then} · "
+                    "cursor moved down", timeout=3)
 
     def action_compare(self) -> None:
         t = self.table
