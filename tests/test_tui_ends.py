@@ -154,3 +154,64 @@ async def test_space_says_what_it_marked_and_home_end_move_the_cursor(tui_store,
         assert table.cursor_row == 2
         await pilot.press("pageup")
         assert table.cursor_row == 0
+
+
+# ---------------------------------------------------------------- profile pane
+
+
+@sync
+async def test_p_without_a_profile_says_how_to_make_one(tui_store, pinned_tui):
+    from workbench.tui.widgets.profile_pane import ProfilePane
+    from workbench.tui.widgets.sample_view import SampleView
+
+    app = app_for(tui_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        dash = await open_dashboard(pilot, "tiny-20260101-120000")
+        pane = dash.query_one(ProfilePane)
+        assert not pane.display
+        height = dash.query_one(SampleView).outer_size.height
+        await pilot.press("p")
+        await pilot.pause(0.1)
+        assert pane.display and not dash.query_one(SampleView).display
+        text = str(pane.query_one("#profile-text").render())
+        assert "no profile of this run" in text and "workbench profile tiny.toml" in text
+        assert pane.outer_size.height == height  # the pane fills the samples' place: no blank hole
+        await pilot.press("p")
+        assert dash.query_one(SampleView).display
+
+
+def rendered(renderable, width: int) -> str:
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_profile_operator_names_keep_their_distinguishing_tails():
+    from workbench.tui.widgets.profile_pane import render_profile
+
+    head = "autograd::engine::evaluate_function: "
+    profile = {"device": "cpu", "precision": "fp32", "verdict": "", "breakdown": [],
+               "table": [{"name": head + "MmBackward0", "self_cpu_ms": 1.0, "self_cuda_ms": None, "calls": 3},
+                         {"name": head + "AddmmBackward0", "self_cpu_ms": 0.5, "self_cuda_ms": None, "calls": 3},
+                         {"name": head + "AddBackward0", "self_cpu_ms": 0.4, "self_cuda_ms": None, "calls": 3}]}
+    for width in (50, 60, 120):
+        text = rendered(render_profile(profile, width=width), width)
+        rows = [ln for ln in text.splitlines() if "autograd" in ln]
+        assert len(rows) == 3, text
+        for tail in ("MmBackward0", "AddmmBackward0", "AddBackward0"):  # each row still says which
+            assert sum(tail in row for row in rows) == 1, text
+        assert "self CUDA ms" not in text  # a CPU profile: no column of dashes
+
+
+def test_no_tf32_advice_on_a_cpu():
+    from workbench.profiling import verdict
+
+    breakdown = [{"category": "matmuls", "cpu_share": 0.6, "cuda_share": 0.6},
+                 {"category": "other", "cpu_share": 0.4, "cuda_share": 0.3},
+                 {"category": "idle GPU", "cpu_share": None, "cuda_share": 0.1}]
+    cpu = verdict(breakdown, cuda=False, ms_per_step=10.0)
+    assert "Matmuls dominate" in cpu and "tf32" not in cpu and "bf16" not in cpu
+    gpu = verdict(breakdown, cuda=True, ms_per_step=10.0, faster="system.precision = 'tf32' or 'bf16'")
+    assert "system.precision = 'tf32' or 'bf16' makes them faster" in gpu
