@@ -215,3 +215,103 @@ def test_no_tf32_advice_on_a_cpu():
     assert "Matmuls dominate" in cpu and "tf32" not in cpu and "bf16" not in cpu
     gpu = verdict(breakdown, cuda=True, ms_per_step=10.0, faster="system.precision = 'tf32' or 'bf16'")
     assert "system.precision = 'tf32' or 'bf16' makes them faster" in gpu
+
+
+# ---------------------------------------------------------------- experiment tree
+
+
+def tree_names(tree) -> list[str]:
+    from workbench.tui.widgets.experiment_tree import walk
+
+    return [n.data.name for n in walk(tree.root) if n.data]
+
+
+@sync
+async def test_experiment_tree_follows_the_folder_and_marks_invalid_files(tui_store, pinned_tui):
+    from workbench.tui.widgets.experiment_tree import ExperimentTree
+
+    _, exps = tui_store
+    app = app_for(tui_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        tree = (await home_loaded(pilot)).query_one(ExperimentTree)
+        await wait_for_pilot(pilot, lambda: "tiny" in tree_names(tree), what="the tree")
+        tree.move_cursor(next(n for n in walk_nodes(tree) if n.data and n.data.name == "tiny"))
+        assert tree.selected.name == "tiny" and not tree.selected.error
+        # a new file (sorted before tiny), one with an unknown key, one with a bad type
+        (exps / "a-new.toml").write_text('[experiment]\ndescription = "new"\n')
+        (exps / "b-typo.toml").write_text('[train]\nlrr = 0.1\n')
+        (exps / "c-type.toml").write_text('[train]\nmax_steps = "many"\n')
+        await wait_for_pilot(pilot, lambda: {"a-new", "b-typo", "c-type"} <= set(tree_names(tree)),
+                             what="the new files, without a restart", timeout=8)
+        assert tree.selected.name == "tiny"  # the cursor stayed on its file
+        by_name = {n.data.name: n.data for n in walk_nodes(tree) if n.data}
+        assert not by_name["a-new"].error
+        assert "unknown key 'train.lrr'" in by_name["b-typo"].error and "did you mean 'train.lr'" in by_name["b-typo"].error
+        assert "'train.max_steps' must be an integer" in by_name["c-type"].error
+        assert "\n" not in by_name["b-typo"].error and str(exps) not in by_name["b-typo"].error
+        assert "✗" in str(next(n for n in walk_nodes(tree) if n.data and n.data.name == "b-typo").label)
+        # an edit that breaks a parent marks its child too; deleting a file takes it away
+        (exps / "char.toml").write_text('[train]\nmax_steps = 400\nwarmup = 3\n')
+        await wait_for_pilot(pilot, lambda: tree.selected.name == "tiny" and tree.selected.error,
+                             what="tiny marked through its parent", timeout=8)
+        assert "unknown key 'train.warmup'" in tree.selected.error
+        assert "train.warmup" in str(tree.border_subtitle)  # the whole line, under the pane
+        (exps / "a-new.toml").unlink()
+        await wait_for_pilot(pilot, lambda: "a-new" not in tree_names(tree), what="the deleted file gone", timeout=8)
+        assert tree.selected.name == "tiny"
+
+
+def walk_nodes(tree):
+    from workbench.tui.widgets.experiment_tree import walk
+
+    return list(walk(tree.root))
+
+
+def test_files_are_validated_again_only_when_they_or_their_parents_change(tui_store, monkeypatch):
+    from workbench.tui import experiment_files
+
+    _, exps = tui_store
+    calls = []
+    real = experiment_files.load_config
+    monkeypatch.setattr(experiment_files, "load_config", lambda p, *a: calls.append(p) or real(p, *a))
+    files = experiment_files.ExperimentFiles(exps)
+    first = files.scan()
+    assert len(calls) == len([e for e in first if "not valid TOML" not in e.error])
+    assert not files.changed()
+    calls.clear()
+    files.scan()
+    assert calls == []  # nothing changed: nothing read again
+    (exps / "char.toml").write_text('[train]\nmax_steps = 300\n')
+    assert files.changed()
+    files.scan()
+    assert sorted(p.name for p in calls) == ["char.toml", "fast.toml", "tiny.toml"]  # char and its children
+
+
+@sync
+async def test_e_edits_the_file_in_the_editor_and_validates_it_again(tui_store, pinned_tui, tmp_path, monkeypatch):
+    import contextlib
+
+    from workbench.tui.widgets.experiment_tree import ExperimentTree
+
+    _, exps = tui_store
+    editor = tmp_path / "fake-editor"
+    editor.write_text('#!/bin/sh\nprintf "[model]\\nn_layr = 1\\n" >> "$1"\n')  # appends an unknown key
+    editor.chmod(0o755)
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", f"{editor} ")
+    app = app_for(tui_store)
+    monkeypatch.setattr(app, "suspend", contextlib.nullcontext)  # the headless test driver has no terminal
+    async with app.run_test(size=(80, 24)) as pilot:
+        tree = (await home_loaded(pilot)).query_one(ExperimentTree)
+        await wait_for_pilot(pilot, lambda: "tiny" in tree_names(tree), what="the tree")
+        tree.move_cursor(next(n for n in walk_nodes(tree) if n.data and n.data.name == "ladder/fast"))
+        await pilot.press("e")
+        assert "n_layr = 1" in (exps / "ladder" / "fast.toml").read_text()
+        assert tree.selected.name == "ladder/fast" and "unknown key 'model.n_layr'" in tree.selected.error
+        assert any("does not validate" in (n.title or "") for n in app._notifications)
+        # no editor anywhere: said, nothing run
+        monkeypatch.setenv("EDITOR", "no-such-editor-here")
+        monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+        await pilot.press("e")
+        assert any("no editor found" in n.message and "$EDITOR='no-such-editor-here'" in n.message
+                   for n in app._notifications)
