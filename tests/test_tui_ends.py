@@ -315,3 +315,49 @@ async def test_e_edits_the_file_in_the_editor_and_validates_it_again(tui_store, 
         await pilot.press("e")
         assert any("no editor found" in n.message and "$EDITOR='no-such-editor-here'" in n.message
                    for n in app._notifications)
+
+
+# ---------------------------------------------------------------- save overrides as a new experiment
+
+
+@sync
+async def test_overrides_save_as_a_new_experiment_file(tui_store, pinned_tui):
+    from workbench.config import load_config, read_toml
+    from workbench.tui.screens.overrides import OverridesScreen
+    from workbench.tui.widgets.experiment_tree import ExperimentTree
+
+    _, exps = tui_store
+    char_before = (exps / "char.toml").read_text()
+    app = app_for(tui_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        tree = (await home_loaded(pilot)).query_one(ExperimentTree)
+        await wait_for_pilot(pilot, lambda: "tiny" in tree_names(tree), what="the tree")
+        tree.move_cursor(next(n for n in walk_nodes(tree) if n.data and n.data.name == "tiny"))
+        await pilot.press("S")
+        assert isinstance(app.screen, OverridesScreen)
+        await pilot.press(*"train.lr=0.01 model.n_layer=3", "ctrl+s")
+        name_box = app.screen.query_one("#save-name")
+        assert name_box.display and name_box.has_focus and name_box.value == "tiny-lr0.01-n_layer3"
+        # refuses to overwrite a file that exists
+        name_box.value = "char"
+        await pilot.press("enter")
+        assert isinstance(app.screen, OverridesScreen)
+        assert "exists already" in str(app.screen.query_one("#overrides-error").render())
+        assert (exps / "char.toml").read_text() == char_before
+        name_box.value = "tiny-faster"
+        await pilot.press("enter")
+        await wait_for_pilot(pilot, lambda: not isinstance(app.screen, OverridesScreen), what="the dialog to close")
+        new = exps / "tiny-faster.toml"
+        assert read_toml(new) == {"experiment": {"extends": "tiny.toml"}, "train": {"lr": 0.01},
+                                  "model": {"n_layer": 3}}
+        cfg = load_config(new)
+        assert (cfg.train.lr, cfg.model.n_layer, cfg.model.n_embd) == (0.01, 3, 32)  # the rest from tiny
+        assert tree.selected.name == "tiny-faster" and not tree.selected.error and tree.has_focus
+        assert tree.selected.extends == "tiny.toml"
+        assert not list(app.store.root.glob("tiny-faster*"))  # saved, not started
+        # esc from the name goes back to the overrides; a bad override is said in the dialog
+        await pilot.press("S", *"train.lrr=1", "ctrl+s")
+        assert "did you mean" in str(app.screen.query_one("#overrides-error").render())
+        assert not app.screen.query_one("#save-name").display
+        await pilot.press("escape")
+        assert not isinstance(app.screen, OverridesScreen)

@@ -140,7 +140,7 @@ class HomeScreen(Screen):
             if parts is not None:
                 self.action_start(parts)
 
-        self.app.push_screen(OverridesScreen(exp.name), done)
+        self.app.push_screen(OverridesScreen(exp.name, path=exp.path, saved=self.tree.show_new), done)
 
     @work(thread=True, group="actions")
     def start_worker(self, path: str, overrides: list[str]) -> None:
@@ -167,7 +167,7 @@ class HomeScreen(Screen):
             if parts is not None:
                 self.queue_worker(str(exp.path), parts)
 
-        self.app.push_screen(OverridesScreen(exp.name, verb="queue"), done)
+        self.app.push_screen(OverridesScreen(exp.name, verb="queue", path=exp.path, saved=self.tree.show_new), done)
 
     @work(thread=True, group="actions")
     def queue_worker(self, path: str, overrides: list[str]) -> None:

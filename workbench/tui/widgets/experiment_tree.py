@@ -79,13 +79,19 @@ class ExperimentTree(Tree[Experiment]):
                 self.root.add_leaf(Text(line, style="dim"))
         self.root.expand()
         self.cursor_line = 0
-        if selected is not None:
-            for line in range(self.last_line + 1):
-                node = self.get_node_at_line(line)
-                if node is not None and node.data and node.data.path == selected:
-                    self.cursor_line = line
-                    break
+        node = next((n for n in walk(self.root) if n.data and n.data.path == selected), None)
+        if node is not None:
+            parent = node.parent
+            while parent is not None and select is not None:  # a file asked for is shown even in a fold
+                parent.expand()
+                parent = parent.parent
+            self.move_cursor(node)
         self._show_error()
+
+    def show_new(self, path: Path) -> None:
+        """A file just written (saved overrides): in the tree at once, with the cursor on it."""
+        self.load(select=path)
+        self.focus()
 
     @staticmethod
     def _label(e: Experiment) -> Text:
