@@ -5,6 +5,7 @@ took and kind columns, mark feedback, Home/End, the empty profile pane, help fro
 from __future__ import annotations
 
 import asyncio
+import json
 import functools
 
 import pytest
@@ -361,3 +362,106 @@ async def test_overrides_save_as_a_new_experiment_file(tui_store, pinned_tui):
         assert not app.screen.query_one("#save-name").display
         await pilot.press("escape")
         assert not isinstance(app.screen, OverridesScreen)
+
+
+# ---------------------------------------------------------------- help from the real bindings
+
+
+def help_groups(app) -> dict[str, dict[str, str]]:
+    from workbench.tui.screens.help import binding_groups
+
+    return {title: dict(rows) for title, rows in binding_groups(app, app.screen_stack[-2])}
+
+
+@sync
+async def test_help_lists_the_bindings_of_the_screen_it_was_opened_from(tui_store, pinned_tui):
+    from workbench.tui.screens.help import HelpScreen
+
+    app = app_for(tui_store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await home_loaded(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        groups = help_groups(app)
+        assert list(groups)[0] == "Home" and "Everywhere" in groups
+        assert groups["Home: experiment tree"]["e"].startswith("edit")
+        assert groups["Home: runs table"]["space"] == "mark" and groups["Home: runs table"]["end"] == "last run"
+        assert groups["Everywhere"]["q ^c"] == "quit"
+        shown = rendered(app.screen.query_one("#help Static").content, 100)
+        assert "Home: experiment tree" in shown and "edit the file" not in shown and "ctrl+s there saves" in shown
+        await pilot.press("escape")
+        dash = await open_dashboard(pilot, "tiny-20260101-120000")
+        await pilot.press("question_mark")
+        groups = help_groups(app)
+        assert app.screen_stack[-2] is dash and list(groups)[0] == "Dashboard"
+        assert groups["Dashboard"]["t"] == "x-axis: step, tokens, wall time"
+        assert groups["Dashboard"]["+ ="].startswith("smoother")
+        assert "?" not in groups["Everywhere"]  # the dashboard binds it too: said once
+
+
+@sync
+async def test_a_binding_added_to_a_screen_appears_in_help(tui_store, pinned_tui):
+    from textual.binding import Binding
+
+    from workbench.tui.screens.help import HelpScreen
+
+    class MoreKeys(DashboardScreen):
+        BINDINGS = [Binding("k", "app.bell", "ring the bell", show=False)]
+
+    app = app_for(tui_store)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await home_loaded(pilot)
+        app.push_screen(MoreKeys("tiny-20260101-120000"))
+        await wait_for_pilot(pilot, lambda: isinstance(app.screen, MoreKeys) and app.screen.query(EventsLog),
+                             what="the screen")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        groups = help_groups(app)
+        assert groups["MoreKeys"]["k"] == "ring the bell" and groups["MoreKeys"]["x"] == "stop"
+
+
+def test_every_binding_has_a_description():
+    import importlib
+    import inspect
+    import pkgutil
+
+    import workbench.tui
+
+    found = 0
+    for mod in pkgutil.walk_packages(workbench.tui.__path__, "workbench.tui."):
+        for _, cls in inspect.getmembers(importlib.import_module(mod.name), inspect.isclass):
+            if cls.__module__ == mod.name and "BINDINGS" in cls.__dict__:
+                for b in cls.__dict__["BINDINGS"]:
+                    found += 1
+                    description = b.description if hasattr(b, "description") else (b[2] if len(b) > 2 else "")
+                    assert description.strip(), f"{cls.__name__}: {b}"
+    assert found > 50
+
+
+@sync
+async def test_home_end_and_pages_scroll_the_dashboard_panes(tui_store, pinned_tui):
+    from workbench.tui.widgets.config_diff import ConfigDiff
+    from workbench.tui.widgets.profile_pane import ProfilePane
+
+    runs, _ = tui_store
+    table = [{"name": f"aten::op_{i}", "self_cpu_ms": 1.0, "self_cuda_ms": None, "calls": 1} for i in range(12)]
+    (runs / "tiny-20260101-120000" / "profile.json").write_text(json.dumps(
+        {"device": "cpu", "precision": "fp32", "verdict": "v", "breakdown": [], "table": table}))
+    app = app_for(tui_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        dash = await open_dashboard(pilot, "tiny-20260101-120000")
+        config = dash.query_one(ConfigDiff)
+        await wait_for_pilot(pilot, lambda: config.own is not None, what="the config")
+        await pilot.press("f")
+        profile = dash.query_one(ProfilePane)
+        assert profile.display  # a run with a profile opens on it
+        for pane in (config, profile):
+            pane.focus()
+            await pilot.pause(0.1)
+            assert pane.max_scroll_y > 0
+            await pilot.press("end")
+            await wait_for_pilot(pilot, lambda p=pane: p.scroll_y == p.max_scroll_y, what="the end")
+            await pilot.press("home")
+            await wait_for_pilot(pilot, lambda p=pane: p.scroll_y == 0, what="the top")
+            await pilot.press("pagedown")
+            await wait_for_pilot(pilot, lambda p=pane: p.scroll_y > 0, what="a page down")

@@ -27,10 +27,12 @@ def walk(node):
 class ExperimentTree(Tree[Experiment]):
     BINDINGS = [
         Binding("s", "screen.start", "start"),
-        Binding("S", "screen.start_with", "start with…"),
-        Binding("a", "screen.queue_add", "queue…", show=False),  # in `?`; the footer keeps to 80 columns
-        Binding("e", "edit", "edit the file in $EDITOR", show=False),
-        Binding("tab", "app.focus_next", "runs", show=False),
+        Binding("S", "screen.start_with", "start with…", tooltip="overrides as --set key=value; ctrl+s there saves "
+                "them as a new experiment file"),
+        Binding("a", "screen.queue_add", "queue…", show=False,  # in `?`; the footer keeps to 80 columns
+                tooltip="with overrides; a file with [sweep] starts the sweep"),
+        Binding("e", "edit", "edit", show=False, tooltip="open the file in $VISUAL / $EDITOR, then check it again"),
+        Binding("tab", "app.focus_next", "runs", show=False, tooltip="focus the runs table"),
     ]
 
     def __init__(self, folder: Path, **kwargs) -> None:
