@@ -5,8 +5,8 @@ took and kind columns, mark feedback, Home/End, the empty profile pane, help fro
 from __future__ import annotations
 
 import asyncio
-import json
 import functools
+import json
 
 import pytest
 
