@@ -465,3 +465,21 @@ async def test_home_end_and_pages_scroll_the_dashboard_panes(tui_store, pinned_t
             await wait_for_pilot(pilot, lambda p=pane: p.scroll_y == 0, what="the top")
             await pilot.press("pagedown")
             await wait_for_pilot(pilot, lambda p=pane: p.scroll_y > 0, what="a page down")
+
+
+@sync
+async def test_no_experiments_folder_hint_is_whole_at_80x24(tmp_path):
+    from workbench.tui.widgets.experiment_tree import ExperimentTree
+
+    app = WorkbenchApp(tmp_path / "runs", tmp_path / "experiments", location="~", poll_interval=0.2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        tree = (await home_loaded(pilot)).query_one(ExperimentTree)
+        lines = [str(node.label) for node in tree.root.children]
+        assert lines[0] == "no experiments/ folder here" and any("workbench init" in ln for ln in lines)
+        await pilot.pause(0.1)
+        assert tree.scrollable_content_region.height >= len(lines)  # no line below the pane's edge
+        assert tree.scrollable_content_region.width >= max(len(ln) for ln in lines)
+        (tmp_path / "experiments").mkdir()
+        (tmp_path / "experiments" / "new.toml").write_text("[train]\nmax_steps = 5\n")
+        await wait_for_pilot(pilot, lambda: tree.selected is not None and tree.selected.name == "new",
+                             what="the folder's first file", timeout=8)
