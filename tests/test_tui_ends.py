@@ -218,6 +218,27 @@ def test_no_tf32_advice_on_a_cpu():
     assert "system.precision = 'tf32' or 'bf16' makes them faster" in gpu
 
 
+def test_precision_advice_follows_the_device(monkeypatch):
+    from types import SimpleNamespace
+
+    torch = pytest.importorskip("torch")
+    from workbench.profiling import faster_precision
+
+    def setup(device: str, precision: str):
+        return SimpleNamespace(device=torch.device(device), precision=precision)
+
+    assert faster_precision(setup("cpu", "fp32")) == ""
+    capability = {"value": (8, 0)}
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability["value"])
+    assert faster_precision(setup("cuda:0", "fp32")) == "system.precision = 'tf32' or 'bf16'"
+    assert faster_precision(setup("cuda:0", "tf32")) == "system.precision = 'bf16'"
+    assert faster_precision(setup("cuda:0", "bf16")) == ""
+    capability["value"] = (7, 0)  # V100: no tf32
+    assert faster_precision(setup("cuda:0", "fp32")) == "system.precision = 'fp16'"
+    capability["value"] = (6, 1)
+    assert faster_precision(setup("cuda:0", "fp32")) == ""
+
+
 # ---------------------------------------------------------------- experiment tree
 
 
