@@ -128,10 +128,7 @@ class RunsTable(DataTable):
     def _fit(self, columns: list, cells: list[list], width: int) -> tuple[list, list[list], list[int]]:
         """Columns, cells and widths that fit `width`: first without 'started' (the run id holds the
         start time), then with the run ids cut in the middle; never a number cut at the edge."""
-        def widths_of(cols, rows) -> list[int]:
-            return [max([len(label)] + [len(str(row[i])) for row in rows]) for i, (label, _) in enumerate(cols)]
-
-        widths = widths_of(columns, cells)
+        widths = [max([len(label)] + [len(str(row[i])) for row in cells]) for i, (label, _) in enumerate(columns)]
         if not width:
             return columns, cells, widths  # not laid out yet: the resize redraws
         if sum(w + 2 for w in widths) > width and ("started", "started") in columns:
