@@ -73,12 +73,19 @@ def fmt_bytes(v: float | None) -> str:
     return f"{v:.0f} B"
 
 
-def fmt_duration(seconds: float | None, none: str = "-") -> str:
+def fmt_duration(seconds: float | None, none: str = "-", compact: bool = False) -> str:
+    """42s, 3m05s, 1h02m; compact (at most 5 characters, for narrow columns): 42s, 3m05, 1h02, 2d03."""
     if seconds is None or seconds != seconds or seconds < 0:
         return none
     s = int(round(seconds))
     if s < 60:
         return f"{s}s"
+    if compact:  # the unit of the second figure goes without saying
+        if s < 3600:
+            return f"{s // 60}m{s % 60:02d}"
+        if s < 86400:
+            return f"{s // 3600}h{(s % 3600) // 60:02d}"
+        return f"{s // 86400}d{(s % 86400) // 3600:02d}" if s < 100 * 86400 else f"{s // 86400}d"
     if s < 3600:
         return f"{s // 60}m{s % 60:02d}s"
     return f"{s // 3600}h{(s % 3600) // 60:02d}m"

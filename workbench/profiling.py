@@ -148,13 +148,27 @@ def profile_config(cfg, steps: int = 5, warmup: int = 3, top: int = 25) -> dict:
         "wall_ms": wall_ms, "ms_per_step": wall_ms / steps, "tok_per_s": tokens / wall_s,
         "tokens_per_step": p.tokens_per_step, "params": p.counts["total"],
         "loss": float(loss.float().item()), "table": table, "breakdown": breakdown,
-        "verdict": verdict(breakdown, cuda, wall_ms / steps),
+        "verdict": verdict(breakdown, cuda, wall_ms / steps, faster_precision(setup)),
         "torch": torch.__version__,
     }
 
 
-def verdict(breakdown: list[dict], cuda: bool, ms_per_step: float) -> str:
-    """A few sentences: where the step's time goes, and what to try."""
+def faster_precision(setup) -> str:
+    """The lower precision that would make this device's matmuls faster, or '' (a CPU or an
+    MPS device, a GPU without the tensor cores for it, or a precision that is already low)."""
+    import torch
+
+    if setup.device.type != "cuda" or setup.precision in ("bf16", "fp16"):
+        return ""
+    major, _ = torch.cuda.get_device_capability(setup.device)
+    if major >= 8:  # Ampere and later: tf32 and bf16 tensor cores
+        return "system.precision = 'bf16'" if setup.precision == "tf32" else "system.precision = 'tf32' or 'bf16'"
+    return "system.precision = 'fp16'" if major >= 7 else ""  # Volta/Turing: fp16 tensor cores only
+
+
+def verdict(breakdown: list[dict], cuda: bool, ms_per_step: float, faster: str = "") -> str:
+    """A few sentences: where the step's time goes, and what to try. `faster`: the precision
+    advice that fits the device (faster_precision), '' for none."""
     share = "cuda_share" if cuda else "cpu_share"
     parts = sorted((b for b in breakdown if b.get(share) is not None), key=lambda b: b[share], reverse=True)
     where = ", ".join(f"{b['category']} {100 * b[share]:.0f}%" for b in parts if b[share] >= 0.01)
@@ -177,8 +191,8 @@ def verdict(breakdown: list[dict], cuda: bool, ms_per_step: float) -> str:
     if top == "attention":
         lines.append("Attention dominates: model.attention = 'sdpa' uses flash attention on a GPU.")
     elif top == "matmuls":
-        lines.append("Matmuls dominate: the step is compute-bound, as it should be; lower precision "
-                     "(tf32, bf16) makes them faster.")
+        lines.append("Matmuls dominate: the step is compute-bound, as it should be"
+                     + (f"; {faster} makes them faster." if faster else "."))
     return " ".join(lines)
 
 

@@ -86,7 +86,7 @@ class WorkbenchApp(App):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.screen))
 
     # ------------------------------------------------------------ run actions (shared by screens)
 

@@ -28,6 +28,7 @@ class RunRow:
     reason: str = ""
     tags: list[str] = field(default_factory=list)  # effective tags (workbench/labels.py)
     note: str = ""
+    kind: str = "trainer"  # RunInfo.kind, or "profile" for a `workbench profile` run
 
 
 @dataclass

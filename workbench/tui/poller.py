@@ -48,11 +48,12 @@ class RunsPoller:
         for run, info in self.store.scan():
             key = (run.id, info.status)
             if info.status in ENDED and key in self._ended:
-                summ = self._ended[key]
+                summ, kind = self._ended[key]
             else:
                 info, summ = run.overview(info)  # a broken database makes a damaged row
+                kind = run_kind(run, info)
                 if info.status in ENDED:
-                    self._ended[key] = summ
+                    self._ended[key] = summ, kind
             if info.status == "running" and info.started:
                 duration = now - info.started  # as Run.summary's wall time, at the poll's 'now'
             else:
@@ -61,7 +62,7 @@ class RunsPoller:
                                step=int(summ.get("step") or 0),
                                max_steps=summ.get("max_steps") or info.max_steps,
                                best_val=summ.get("best_val_loss"), tok_s=summ.get("tokens_per_sec"),
-                               started=info.started, duration=duration, reason=info.reason,
+                               started=info.started, duration=duration, reason=info.reason, kind=kind,
                                **_labels(run, info)))
         return rows
 
@@ -70,6 +71,13 @@ def _labels(run: Run, info: RunInfo) -> dict:
     """Tags and note for a row: read every poll (ended runs too: `workbench tag` may change them)."""
     got = labels.for_run(run.path, info.tags)
     return {"tags": got.tags, "note": got.note}
+
+
+def run_kind(run: Run, info: RunInfo) -> str:
+    """'profile' for a `workbench profile` run (its steps are not a training run's), else RunInfo.kind."""
+    if info.kind == "trainer" and (info.reason == "profile" or run.profile_path.exists()):
+        return "profile"
+    return info.kind
 
 
 def host_snapshot() -> HostSnapshot:

@@ -32,18 +32,18 @@ class CompareScreen(Screen):
     BINDINGS = [
         Binding("escape", "back", "back"),
         Binding("l", "log_y", "log-y"),
-        Binding("t", "x_axis", "x-axis"),
+        Binding("t", "x_axis", "x-axis", tooltip="step, tokens, wall time"),
         Binding("left", "older", "earlier sample", priority=True),
         Binding("right", "newer", "later sample", priority=True),
         # in `?`; the footer keeps to 80 columns
-        Binding("b", "baseline", "baseline", show=False),
-        Binding("m", "metric", "metric", show=False),
+        Binding("b", "baseline", "baseline", show=False, tooltip="pin the next run as the baseline, drawn on top (then none)"),
+        Binding("m", "metric", "metric", show=False, tooltip="pick the chart's metric: loss or any recorded key"),
         Binding("plus,equals_sign", "smooth(1)", "smoother", show=False),
         Binding("minus", "smooth(-1)", "less smooth", show=False),
         Binding("L", "log_x", "log-x", show=False),
-        Binding("z", "y_zero", "y from 0", show=False),
-        Binding("g", "group", "group", show=False),
-        Binding("o", "sort", "sort", show=False),
+        Binding("z", "y_zero", "y from 0", show=False, tooltip="y axis from zero / fitted"),
+        Binding("g", "group", "group", show=False, tooltip="by the next setting that differs: mean and min-max band"),
+        Binding("o", "sort", "sort", show=False, tooltip="the runs table by the next column"),
         Binding("O", "sort(True)", "reverse sort", show=False),
     ]
 

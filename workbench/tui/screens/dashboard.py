@@ -57,17 +57,17 @@ class DashboardScreen(Screen):
         Binding("escape", "back", "back"),
         Binding("x", "stop", "stop"),
         Binding("r", "resume", "resume"),
-        Binding("l", "log_y", "log-y"),
-        Binding("t", "x_axis", "x-axis"),
-        Binding("f", "full_config", "config"),
-        Binding("p", "profile", "profile"),
+        Binding("l", "log_y", "log-y", tooltip="log / linear y axis"),
+        Binding("t", "x_axis", "x-axis", tooltip="step, tokens, wall time"),
+        Binding("f", "full_config", "config", tooltip="the diff against the parent / the full config"),
+        Binding("p", "profile", "profile", tooltip="the profile pane in place of the samples (and back)"),
         # chart keys: in `?` and the charts' subtitles; the footer keeps to 80 columns
-        Binding("m", "metric", "metric", show=False),
-        Binding("plus,equals_sign", "smooth(1)", "smoother", show=False),
+        Binding("m", "metric", "metric", show=False, tooltip="pick the chart's metric: loss or any recorded key"),
+        Binding("plus,equals_sign", "smooth(1)", "smoother", show=False, tooltip="EMA up to 0.99; the raw curve is drawn faint"),
         Binding("minus", "smooth(-1)", "less smooth", show=False),
         Binding("L", "log_x", "log-x", show=False),
-        Binding("z", "y_zero", "y from 0", show=False),
-        Binding("i", "inspect", "inspect", show=False),  # named in help: the footer fits 80 columns
+        Binding("z", "y_zero", "y from 0", show=False, tooltip="y axis from zero / fitted"),
+        Binding("i", "inspect", "inspect", show=False, tooltip="the model's attention maps"),  # named in help: the footer fits 80 columns
         # ←/→ are named in the sample pane's title rather than the footer
         Binding("left", "older", "older sample", priority=True, show=False),
         Binding("right", "newer", "newer sample", priority=True, show=False),

@@ -1,68 +1,89 @@
-"""Every key, on every screen."""
+"""Every key of the screen `?` was pressed on, read from the real bindings: the screen's own,
+each of its panes', then the app's. A binding added anywhere shows here by itself."""
 
 from __future__ import annotations
 
+import re
+
 from rich.table import Table
-from textual.app import ComposeResult
+from rich.text import Text
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
+from textual.dom import DOMNode
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-KEYS = [
-    ("Home: experiments", [("s", "start the selected experiment"),
-                           ("S", "start it with overrides (key=value, as --set)"),
-                           ("a", "queue it, with overrides; a file with [sweep] starts the sweep"),
-                           ("↑/↓ enter", "move, fold/unfold"),
-                           ("tab", "switch between experiments and runs")]),
-    ("Home: runs", [("enter", "open the run's dashboard"), ("space", "mark / unmark for compare"),
-                    ("c", "compare the marked runs"), ("x", "stop the run (asks first)"),
-                    ("r", "resume a stopped run"), ("d", "delete a run that is not running (asks first)"),
-                    ("f", "fork: a new run from its last checkpoint, with overrides (key=value)"),
-                    ("/", "filter runs: words, tag:NAME (enter keeps, esc clears)"),
-                    ("o", "cycle the sort order"),
-                    ("t", "tags of the marked runs, or this one: +name -name"), ("n", "the run's note")]),
-    ("Home: queue", [("d", "take the waiting entry off the queue"),
-                     ("K / J", "move it earlier / later"), ("p", "pause / resume the queue"),
-                     ("v", "view the latest sweep (anywhere on home)")]),
-    ("Sweep", [("enter", "open the trial's dashboard"), ("space", "mark / unmark for compare"),
-               ("c", "compare the marked trials"), ("o", "sort: trial, metric, status"),
-               ("x", "stop the sweep (asks first)"), ("[ / ]", "older / newer sweep")]),
-    ("Charts (dashboard and compare)", [
-        ("m", "pick the metric: loss or any recorded key (on a grid: of the focused chart)"),
-        ("+/-", "smoother / less smooth (EMA 0 to 0.99 on the raw points; raw drawn faint)"),
-        ("l", "log / linear y axis"), ("L", "log / linear x axis"), ("z", "y axis from zero / fit"),
-        ("t", "x axis: step, tokens, time")]),
-    ("Dashboard", [("f", "config: diff / full"), ("p", "profile / samples pane"),
-                   ("i", "inspect the model: attention maps"),
-                   ("←/→", "older / newer sample"),
-                   ("x", "stop the run (asks first)"), ("r", "resume"), ("tab", "focus the next pane (scroll with ↑/↓)")]),
-    ("Inspect", [("↑/↓ ←/→", "layer / head"), ("a", "all heads of the layer side by side"),
-                 ("[ ]", "previous / next checkpoint (init, kept steps, best, last)"),
-                 ("t", "initial / trained model"), ("p", "edit the prompt (enter runs it, esc keeps the old)")]),
-    ("Compare", [("b", "pin the next run as the baseline, drawn on top (then none)"),
-                 ("g", "group the runs by the next setting that differs: mean and min-max band"),
-                 ("o / O", "sort the runs table by the next column / reverse"),
-                 ("←/→", "samples at an earlier / later step"), ("↑/↓ pgup/pgdn", "scroll")]),
-    ("Everywhere", [("esc", "back"), ("?", "this help"), ("w", "save the screen as an SVG file here"),
-                    ("q ctrl+c", "quit (training goes on)")]),
-]
+KeyRows = list[tuple[str, str]]  # (keys, what they do)
+
+
+def own_bindings(node: DOMNode) -> list[Binding]:
+    """The bindings this node's classes declare, but for Textual's own (its cursor and scroll
+    keys are said in one line at the end of the help)."""
+    out: list[Binding] = []
+    for cls in reversed(type(node).__mro__):
+        if cls.__module__.split(".")[0] != "textual" and "BINDINGS" in cls.__dict__:
+            out.extend(Binding.make_bindings(cls.__dict__["BINDINGS"]))
+    return out
+
+
+def key_rows(app: App, bindings: list[Binding], seen: set) -> KeyRows:
+    """One row per action: its keys together ('+ ='), its description (and tooltip, if any).
+    A key with the same description in an earlier group (`seen`) is not said again."""
+    by_action: dict[tuple[str, str], list[str]] = {}
+    for b in bindings:
+        if b.system or (b.key, b.description) in seen:
+            continue
+        keys = by_action.setdefault((b.action, b.description), [])
+        shown = app.get_key_display(b)
+        if shown not in keys:
+            keys.append(shown)
+    seen.update((b.key, b.description) for b in bindings)
+    tips = {(b.action, b.description): b.tooltip for b in bindings if b.tooltip}
+    return [(" ".join(keys), f"{desc}: {tips[(action, desc)]}" if (action, desc) in tips else desc)
+            for (action, desc), keys in by_action.items()]
+
+
+def words(name: str) -> str:
+    """'ExperimentTree' -> 'experiment tree'."""
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower()
+
+
+def binding_groups(app: App, screen: Screen | None) -> list[tuple[str, KeyRows]]:
+    """(title, rows) for the screen, each of its panes with keys of their own, and the app."""
+    groups: list[tuple[str, KeyRows]] = []
+    seen: set = set()
+    if screen is not None:
+        title = type(screen).__name__.removesuffix("Screen") or "Screen"
+        groups.append((title, key_rows(app, own_bindings(screen), seen)))
+        for widget in screen.walk_children():
+            rows = key_rows(app, own_bindings(widget), seen)
+            if rows:
+                groups.append((f"{title}: {words(type(widget).__name__)}", rows))
+    groups.append(("Everywhere", key_rows(app, own_bindings(app), seen)))
+    return [(title, rows) for title, rows in groups if rows]
 
 
 class HelpScreen(ModalScreen):
-    BINDINGS = [Binding("escape,q,question_mark", "close", "close")]
+    BINDINGS = [Binding("escape,q,question_mark", "close", "close the help")]
+
+    def __init__(self, source: Screen | None = None) -> None:
+        super().__init__()
+        self.source = source  # the screen `?` was pressed on
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
-        for title, keys in KEYS:
-            table.add_row(f"[b u]{title}[/]", "")
-            for k, what in keys:
-                table.add_row(k, what)
+        for title, rows in binding_groups(self.app, self.source):
+            table.add_row(Text(title, style="bold underline"), "")
+            for keys, what in rows:
+                table.add_row(keys, what)
             table.add_row("", "")
         with VerticalScroll(id="help"):
             yield Static(table)
+            yield Static("↑/↓, PgUp/PgDn and Home/End move in every list and pane; tab goes to the next pane. "
+                         "Each screen's ? lists its own keys.", classes="dim")
             yield Static("Quitting or losing the SSH link never stops training: runs are their own "
                          "processes, and the run store keeps their history.", classes="dim")
 

@@ -142,7 +142,7 @@ class HomeScreen(LabelKeys, Screen):
             if parts is not None:
                 self.action_start(parts)
 
-        self.app.push_screen(OverridesScreen(exp.name), done)
+        self.app.push_screen(OverridesScreen(exp.name, path=exp.path, saved=self.tree.show_new), done)
 
     @work(thread=True, group="actions")
     def start_worker(self, path: str, overrides: list[str]) -> None:
@@ -169,7 +169,7 @@ class HomeScreen(LabelKeys, Screen):
             if parts is not None:
                 self.queue_worker(str(exp.path), parts)
 
-        self.app.push_screen(OverridesScreen(exp.name, verb="queue"), done)
+        self.app.push_screen(OverridesScreen(exp.name, verb="queue", path=exp.path, saved=self.tree.show_new), done)
 
     @work(thread=True, group="actions")
     def queue_worker(self, path: str, overrides: list[str]) -> None:
@@ -279,6 +279,10 @@ class HomeScreen(LabelKeys, Screen):
         if self.table.cursor_row < self.table.row_count - 1:
             self.table.move_cursor(row=self.table.cursor_row + 1)
         self._retitle()
+        n = len(self.table.marked)
+        then = " · c compares" if n >= 2 else ""
+        self.notify(f"{'marked' if row.id in self.table.marked else 'unmarked'} {row.id} · {n} marked{then} · "
+                    "cursor moved down", timeout=3)
 
     def action_compare(self) -> None:
         t = self.table

@@ -30,11 +30,12 @@ class InspectScreen(Screen):
     BINDINGS = [
         Binding("question_mark", "app.help", "help"),
         Binding("escape", "back", "back"),
-        Binding("left_square_bracket", "checkpoint(-1)", "checkpoint", key_display="[ ]"),
+        Binding("left_square_bracket", "checkpoint(-1)", "checkpoint", key_display="[ ]",
+                tooltip="previous / next: init, kept steps, best, last"),
         Binding("right_square_bracket", "checkpoint(1)", "next checkpoint", show=False),
         Binding("t", "toggle_init", "init/trained"),
         Binding("a", "all_heads", "all heads"),
-        Binding("p", "edit_prompt", "prompt"),
+        Binding("p", "edit_prompt", "prompt", tooltip="edit it: enter runs it, esc keeps the old one"),
         # ←/→ and ↑/↓ are named in the header line rather than the footer
         Binding("left", "head(-1)", "previous head", show=False),
         Binding("right", "head(1)", "next head", show=False),

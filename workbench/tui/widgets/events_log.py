@@ -11,6 +11,10 @@ KIND_STYLE = {"error": "bold red", "diverged": "bold magenta", "oom": "bold red"
 
 
 class EventsLog(VerticalScroll):
+    """Follows the newest line, through new lines and resizes, until the user scrolls up;
+    scrolling back to the end follows again. (Textual's anchor() would do it, but it draws
+    a log shorter than the pane at the pane's bottom.)"""
+
     can_focus = True
 
     def __init__(self, **kwargs) -> None:
@@ -18,9 +22,22 @@ class EventsLog(VerticalScroll):
         self.events: list = []
         self.log_lines: list[str] = []
         self.border_title = "Events · log"
+        self.follow = True
 
     def compose(self):
         yield Static("no events yet", id="events-text")
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        # only a scroll moves scroll_y: a resize or new lines leave it (or clamp it to the end)
+        self.follow = new_value >= self.max_scroll_y - 0.5
+
+    def on_resize(self) -> None:
+        self._keep_following()
+
+    def _keep_following(self) -> None:
+        if self.follow:
+            self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
 
     def add(self, events: list, log_tail: list[str] | None) -> None:
         if not events and log_tail is None:
@@ -40,7 +57,5 @@ class EventsLog(VerticalScroll):
                 t.append(ln + "\n", style="grey70")
         if not t.plain:
             t.append("no events yet", style="dim")
-        at_end = self.scroll_y >= self.max_scroll_y - 1
         self.query_one("#events-text", Static).update(t)
-        if at_end:
-            self.call_after_refresh(self.scroll_end, animate=False)
+        self._keep_following()

@@ -1,60 +1,60 @@
-"""The experiment files, as a tree by `experiment.extends`. A broken file shows marked, never crashes."""
+"""The experiment files, as a tree by `experiment.extends`. It follows the folder (new, deleted and
+edited files show within ~2 s); a file that would not start shows marked with its error, never crashes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import Tree
 
-from workbench.config import read_toml
-from workbench.errors import WorkbenchError
+from workbench.tui.experiment_files import Experiment, ExperimentFiles
 
-
-@dataclass
-class Experiment:
-    path: Path
-    name: str  # path relative to the experiments dir, without .toml
-    description: str = ""
-    extends: str = ""
-    error: str = ""
+REFRESH_S = 2.0  # how often the folder's mtimes are compared (stat calls only)
 
 
 def scan_experiments(folder: Path) -> list[Experiment]:
-    out = []
-    for path in sorted(Path(folder).rglob("*.toml")):
-        name = path.relative_to(folder).with_suffix("").as_posix()
-        try:
-            raw = read_toml(path)
-            exp = raw.get("experiment", {})
-            if not isinstance(exp, dict):
-                raise WorkbenchError(f"{path}: [experiment] must be a table")
-            out.append(Experiment(path, name, str(exp.get("description", "")), str(exp.get("extends", ""))))
-        except WorkbenchError as e:
-            out.append(Experiment(path, name, error=str(e)))
-    return out
+    return ExperimentFiles(folder).scan()
+
+
+def walk(node):
+    yield node
+    for child in node.children:
+        yield from walk(child)
 
 
 class ExperimentTree(Tree[Experiment]):
     BINDINGS = [
         Binding("s", "screen.start", "start"),
-        Binding("S", "screen.start_with", "start with…"),
-        Binding("a", "screen.queue_add", "queue…", show=False),  # in `?`; the footer keeps to 80 columns
-        Binding("tab", "app.focus_next", "runs", show=False),
+        Binding("S", "screen.start_with", "start with…", tooltip="overrides as --set key=value; ctrl+s there saves "
+                "them as a new experiment file"),
+        Binding("a", "screen.queue_add", "queue…", show=False,  # in `?`; the footer keeps to 80 columns
+                tooltip="with overrides; a file with [sweep] starts the sweep"),
+        Binding("e", "edit", "edit", show=False, tooltip="open the file in $VISUAL / $EDITOR, then check it again"),
+        Binding("tab", "app.focus_next", "runs", show=False, tooltip="focus the runs table"),
     ]
 
     def __init__(self, folder: Path, **kwargs) -> None:
         super().__init__("experiments", **kwargs)
         self.folder = Path(folder)
+        self.files = ExperimentFiles(self.folder)
         self.show_root = False
         self.guide_depth = 3
 
-    def load(self) -> None:
-        selected = self.selected.path if self.selected else None
+    def on_mount(self) -> None:
+        self.set_interval(REFRESH_S, self.refresh_if_changed)
+
+    def refresh_if_changed(self) -> None:
+        if self.files.changed():
+            self.load()
+
+    def load(self, select: Path | None = None) -> None:
+        """Read the folder again; the cursor stays on the file it was on (or goes to `select`)."""
+        selected = select or (self.selected.path if self.selected else None)
+        collapsed = {n.data.path for n in walk(self.root) if n.data and n.allow_expand and not n.is_expanded}
+        exps = self.files.scan()
         self.clear()
-        exps = scan_experiments(self.folder)
         by_path = {e.path.resolve(): e for e in exps}
         children: dict[Path | None, list[Experiment]] = {}
         for e in exps:
@@ -68,35 +68,64 @@ class ExperimentTree(Tree[Experiment]):
                 kids = children.get(e.path.resolve()) if depth < 32 else None
                 label = self._label(e)
                 if kids:
-                    child = node.add(label, data=e, expand=True)
+                    child = node.add(label, data=e, expand=e.path not in collapsed)
                     add(child, e.path.resolve(), depth + 1)
                 else:
                     node.add_leaf(label, data=e)
 
         add(self.root, None, 0)
         if not exps:  # short lines, few of them: the pane is narrow on wide screens, low at 80x24
-            for line in (f"no *.toml files in {self.folder.name}/", "run `workbench init` to write",
-                         "the examples, or pass", "--experiments-dir"):
+            where = f"no *.toml files in {self.folder.name}/" if self.folder.is_dir() else \
+                f"no {self.folder.name}/ folder here"
+            for line in (where, "run `workbench init` to write", "the examples, or pass", "--experiments-dir"):
                 self.root.add_leaf(Text(line, style="dim"))
         self.root.expand()
         self.cursor_line = 0
-        if selected is not None:
-            for line in range(self.last_line + 1):
-                node = self.get_node_at_line(line)
-                if node is not None and node.data and node.data.path == selected:
-                    self.cursor_line = line
-                    break
+        node = next((n for n in walk(self.root) if n.data and n.data.path == selected), None)
+        if node is not None:
+            parent = node.parent
+            while parent is not None and select is not None:  # a file asked for is shown even in a fold
+                parent.expand()
+                parent = parent.parent
+            self.move_cursor(node)
+        self._show_error()
+
+    def show_new(self, path: Path) -> None:
+        """A file just written (saved overrides): in the tree at once, with the cursor on it."""
+        self.load(select=path)
+        self.focus()
 
     @staticmethod
     def _label(e: Experiment) -> Text:
-        text = Text(e.name, style="bold")
+        text = Text(e.name, style="bold red" if e.error else "bold")
         if e.error:
-            text.append("  ✗ error", style="bold red")
+            text.append(f"  ✗ {e.error}", style="red")
         elif e.description:
             text.append(f"  {e.description}", style="dim")
         return text
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        self._show_error()
+
+    def _show_error(self) -> None:
+        """The selected file's error, whole, under the pane (the label is cut at the pane's edge)."""
+        exp = self.selected
+        self.border_subtitle = Text(f"✗ {exp.error}", style="red") if exp is not None and exp.error else ""
 
     @property
     def selected(self) -> Experiment | None:
         node = self.cursor_node
         return node.data if node is not None else None
+
+    def action_edit(self) -> None:
+        from workbench.tui.editor import edit_file
+
+        exp = self.selected
+        if exp is None:
+            self.notify("select an experiment file first", severity="warning")
+            return
+        if edit_file(self.app, exp.path):
+            self.load(select=exp.path)
+            after = self.selected
+            if after is not None and after.path == exp.path and after.error:
+                self.notify(after.error, title=f"{exp.name}.toml does not validate", severity="error", timeout=10)
