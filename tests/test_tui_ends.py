@@ -410,6 +410,7 @@ async def test_help_lists_the_bindings_of_the_screen_it_was_opened_from(tui_stor
         assert groups["Everywhere"]["q ^c"] == "quit"
         shown = rendered(app.screen.query_one("#help Static").content, 100)
         assert "Home: experiment tree" in shown and "edit the file" not in shown and "ctrl+s there saves" in shown
+        assert "a file with [sweep] starts" in " ".join(shown.split())  # plain text, not markup
         await pilot.press("escape")
         dash = await open_dashboard(pilot, "tiny-20260101-120000")
         await pilot.press("question_mark")

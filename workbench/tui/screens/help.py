@@ -78,7 +78,7 @@ class HelpScreen(ModalScreen):
         for title, rows in binding_groups(self.app, self.source):
             table.add_row(Text(title, style="bold underline"), "")
             for keys, what in rows:
-                table.add_row(keys, what)
+                table.add_row(Text(keys), Text(what))  # plain text: "[sweep]" is not markup
             table.add_row("", "")
         with VerticalScroll(id="help"):
             yield Static(table)
