@@ -505,3 +505,17 @@ async def test_no_experiments_folder_hint_is_whole_at_80x24(tmp_path):
         (tmp_path / "experiments" / "new.toml").write_text("[train]\nmax_steps = 5\n")
         await wait_for_pilot(pilot, lambda: tree.selected is not None and tree.selected.name == "new",
                              what="the folder's first file", timeout=8)
+
+
+def test_command_and_sweep_files_are_checked_by_their_own_loaders(tmp_path):
+    """A [command] file (someone's own script) or a [sweep] file is not an experiment with unknown
+    keys: each is checked as `workbench run` and `workbench sweep` read it."""
+    import sys
+
+    from workbench.tui.experiment_files import ExperimentFiles
+
+    (tmp_path / "mine.toml").write_text(f'[experiment]\nname = "mine"\n\n[command]\nargv = ["{sys.executable}", "-c", "0"]\n')
+    (tmp_path / "broken.toml").write_text('[experiment]\nname = "broken"\n\n[command]\nargv = "not a list"\n')
+    errors = {e.name: e.error for e in ExperimentFiles(tmp_path).scan()}
+    assert errors["mine"] == ""
+    assert "argv" in errors["broken"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.command_file import load_command
 from workbench.config import load_config, read_toml
 from workbench.errors import WorkbenchError
 from workbench.sweep_config import load_sweep
@@ -99,7 +100,12 @@ class ExperimentFiles:
         if cached is not None and cached[0] == stamps:
             return cached[1]
         try:
-            load_sweep(path) if "sweep" in raw else load_config(path)
+            if "sweep" in raw:
+                load_sweep(path)
+            elif isinstance(raw.get("command"), dict):  # someone's own script: `workbench run` reads it as a command file
+                load_command(path)
+            else:
+                load_config(path)
             error = ""
         except WorkbenchError as e:
             error = str(e)
