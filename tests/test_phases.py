@@ -110,3 +110,23 @@ def test_the_progress_bar_shows_the_phase():
     plain = Console(100, stream=io.StringIO(), tty=False)
     plain.phase(keys.EVALUATING)  # plain lines: nothing (an evaluation prints its own line)
     assert plain.stream.getvalue() == ""
+
+
+def test_log_lines_say_which_step_the_val_loss_is_from():
+    """Evaluated at step 0 and every 250 steps: in between, the val loss says its step, so a
+    line at step 240 does not look as if validation were stuck at the untrained model's loss."""
+    plain = Console(300, stream=io.StringIO(), tty=False)
+    plain.start("training")
+    plain.evaluated(0, 4.1988, 4.1966)
+    plain.update(10, 3.88, 20_000.0, None, 58.0)
+    plain.evaluated(250, 2.30, 2.31)
+    plain.update(250, 2.28, 20_000.0, None, 13.0)
+    lines = plain.stream.getvalue().splitlines()
+    assert "| val 4.1966 @0 |" in lines[2]
+    assert "| val 2.3100 |" in lines[4]
+    bar = Console(300, stream=io.StringIO(), tty=True)
+    bar.start("training")
+    bar.update(10, 3.88, 20_000.0, None, 58.0)
+    bar.evaluated(20, 3.5, 3.6)
+    assert "val 3.6000 @20" in bar.bar.tasks[0].fields["info"]
+    bar.close()

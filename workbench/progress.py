@@ -36,6 +36,8 @@ class Console:
         self.bar = None
         self.task = None
         self.val_loss: float | None = None
+        self.val_step: int | None = None  # the step val_loss was measured at (None: a resume's best)
+        self.last: tuple | None = None  # the latest update's step, loss, tok/s, MFU, ETA
 
     # --- lifecycle
     def start(self, title: str, first_step: int = 0, val_loss: float | None = None) -> None:
@@ -80,9 +82,8 @@ class Console:
                eta_s: float | None, val_loss: float | None = None) -> None:
         if val_loss is not None:
             self.val_loss = val_loss
-        mfu_text = "n/a" if mfu is None else f"{100 * mfu:.1f}%"
-        fields = (f"loss {loss_text(loss)}  val {loss_text(self.val_loss)}  "
-                  f"{human(tok_s)} tok/s  MFU {mfu_text}  ETA {duration(eta_s)}")
+        self.last = (step, loss, tok_s, mfu, eta_s)
+        fields = self._fields()
         total = f"/{self.total}" if self.total else ""
         line = f"step {step}{total} | " + fields.replace("  ", " | ")
         self._plain(line)
@@ -91,6 +92,17 @@ class Console:
         else:
             print(line, file=self.stream, flush=True)
 
+    def _fields(self) -> str:
+        """The figures after the step; the val loss says its step when it is not this one (a run
+        evaluated at step 0 and every 250 steps would otherwise look stuck in between)."""
+        step, loss, tok_s, mfu, eta_s = self.last
+        mfu_text = "n/a" if mfu is None else f"{100 * mfu:.1f}%"
+        val = loss_text(self.val_loss)
+        if self.val_step is not None and self.val_step != step:
+            val += f" @{self.val_step}"
+        return (f"loss {loss_text(loss)}  val {val}  "
+                f"{human(tok_s)} tok/s  MFU {mfu_text}  ETA {duration(eta_s)}")
+
     def phase(self, name: str) -> None:
         """What the trainer does now (keys.PHASES), beside the bar while it is not training;
         plain lines need none: an evaluation prints its own line."""
@@ -98,13 +110,9 @@ class Console:
             self.bar.update(self.task, phase="" if name in (keys.TRAINING, keys.STARTING) else f"{name}…")
 
     def evaluated(self, step: int, train_loss: float, val_loss: float) -> None:
-        self.val_loss = val_loss
-        if self.bar is not None:
-            info = self.bar.tasks[0].fields.get("info", "")
-            if "val " in info:
-                head, _, rest = info.partition("val ")
-                info = f"{head}val {loss_text(val_loss)}{rest[rest.find('  '):] if '  ' in rest else ''}"
-            self.bar.update(self.task, info=info)
+        self.val_loss, self.val_step = val_loss, step
+        if self.bar is not None and self.last is not None:
+            self.bar.update(self.task, info=self._fields())
         self.message(f"step {step}: train loss {train_loss:.4f}, val loss {val_loss:.4f}")
 
     def summary(self, status: str, reason: str, summary: dict, run_path: str) -> None:
