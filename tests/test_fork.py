@@ -203,7 +203,13 @@ def test_f_on_the_runs_table_forks_in_the_background(tmp_path):
             assert runs_in(store) == before
             await pilot.press("f", *"train.max_steps=30 train.lr=1e-3", "enter")
             await wait_for_pilot(pilot, lambda: isinstance(app.screen, DashboardScreen), what="the fork's dashboard")
-            assert app.screen.run_id != parent.id
+            child_id = app.screen.run_id
+            assert child_id != parent.id
+            await pilot.press("escape")
+            table = app.screen.query_one(RunsTable)
+            await wait_for_pilot(pilot, lambda: table.row_count == 2 and "kind" in [str(c.label).strip() for c in table.columns.values()],
+                                 what="the fork's row")
+            assert str(table.get_cell(child_id, "kind")) == "fork" and str(table.get_cell(parent.id, "kind")) == ""
 
     asyncio.run(go())
     (child_id,) = runs_in(store) - before

@@ -28,7 +28,7 @@ class RunRow:
     reason: str = ""
     tags: list[str] = field(default_factory=list)  # effective tags (workbench/labels.py)
     note: str = ""
-    kind: str = "trainer"  # RunInfo.kind, or "profile" for a `workbench profile` run
+    kind: str = "trainer"  # RunInfo.kind, or "profile" (`workbench profile`), "fork" (`workbench fork`): poller.run_kind
 
 
 @dataclass

@@ -74,9 +74,12 @@ def _labels(run: Run, info: RunInfo) -> dict:
 
 
 def run_kind(run: Run, info: RunInfo) -> str:
-    """'profile' for a `workbench profile` run (its steps are not a training run's), else RunInfo.kind."""
+    """'profile' for a `workbench profile` run (its steps are not a training run's), 'fork' for a
+    run forked from another's checkpoint (`workbench fork`), else RunInfo.kind."""
     if info.kind == "trainer" and (info.reason == "profile" or run.profile_path.exists()):
         return "profile"
+    if info.kind == "trainer" and info.forked_from:
+        return "fork"
     return info.kind
 
 

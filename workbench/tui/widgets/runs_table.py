@@ -72,7 +72,7 @@ class RunsTable(DataTable):
 
     COLUMNS = [(" run", "run"), ("status", "status"), ("kind", "kind"), ("step", "step"), ("best val", "val"),
                ("tok/s", "tok"), ("started", "started"), ("took", "dur")]
-    KIND_LABEL = {"trainer": "", "profile": "prof", "script": "script", "command": "cmd"}  # RunRow.kind
+    KIND_LABEL = {"trainer": "", "profile": "prof", "script": "script", "command": "cmd", "fork": "fork"}  # RunRow.kind
     MIN_RUN_WIDTH = 16  # narrower than this the table scrolls sideways instead
 
     def on_mount(self) -> None:
