@@ -71,6 +71,40 @@ def test_fork_from_last_trains_on_with_the_overrides(tmp_path, capsys):
     assert child.info().forked_from["step"] == 20 and "resume" in [e.kind for e in child.reader().events()]
 
 
+def test_the_dashboard_draws_the_parent_faint_up_to_the_fork(tmp_path, capsys):
+    """The fork's charts start at the fork step; its parent's points up to there come with them,
+    by step or tokens (not by time: another run's clock), so the chart reads as one course."""
+    from workbench.tui.poller import RunTail
+
+    parent = parent_run(tmp_path)
+    store = RunStore(parent.path.parent)
+    code, _, err = cli(capsys, "fork", parent.id, "--set", "train.max_steps=30", "--runs-dir", str(store.root))
+    assert code == 0, err
+    (child_id,) = runs_in(store) - {parent.id}
+    child = store.run(child_id)
+    at = child.info().forked_from["step"]
+    # the parent goes on past the fork step, so the cut shows
+    code, _, err = cli(capsys, "resume", parent.id, "--fg", "--set", "train.max_steps=40", "--runs-dir", str(store.root))
+    assert code == 0 and at == 20, err
+    poller = RunTail(child)
+    try:
+        snap = poller.poll()
+        r = parent.reader()
+        try:
+            assert snap.before_fork["train/loss"] == r.series("train/loss", until_step=at)
+            assert max(x for x, _ in snap.before_fork["train/loss"]) <= at < max(s for s, _ in r.series("train/loss"))
+            assert min(x for x, _ in snap.series["train/loss"]) > at
+        finally:
+            r.close()
+        poller.x = "time"
+        assert poller.poll().before_fork == {}
+    finally:
+        poller.close()
+    info = child.info()
+    info.forked_from["run"] = "../" + parent.id  # run.json is untrusted: never a path
+    assert fork.parent_of(child, info) is None
+
+
 def test_a_fork_restores_the_full_state_a_resume_does(tmp_path, capsys):
     """Forked with only a longer max_steps, the child ends where the parent extended by resume ends."""
     parent = parent_run(tmp_path, train__max_steps=20)
@@ -184,6 +218,7 @@ def test_f_on_the_runs_table_forks_in_the_background(tmp_path):
     from workbench.tui.app import WorkbenchApp
     from workbench.tui.screens.dashboard import DashboardScreen
     from workbench.tui.screens.overrides import OverridesScreen
+    from workbench.tui.widgets.metric_chart import MetricChart
     from workbench.tui.widgets.runs_table import RunsTable
 
     parent = parent_run(tmp_path)
@@ -205,6 +240,11 @@ def test_f_on_the_runs_table_forks_in_the_background(tmp_path):
             await wait_for_pilot(pilot, lambda: isinstance(app.screen, DashboardScreen), what="the fork's dashboard")
             child_id = app.screen.run_id
             assert child_id != parent.id
+            # opened before the fork's trainer read the checkpoint: the parent's curve comes once it has
+            chart = app.screen.query_one(MetricChart)
+            await wait_for_pilot(pilot, lambda: any(c.faint and c.points for c in chart.curves), timeout=60,
+                                 what="the parent's curve, faint")
+            assert "parent run, before the fork" in str(chart.border_title)
             await pilot.press("escape")
             table = app.screen.query_one(RunsTable)
             await wait_for_pilot(pilot, lambda: table.row_count == 2 and "kind" in [str(c.label).strip() for c in table.columns.values()],

@@ -11,8 +11,8 @@ to the new limits.
 run.json keeps the relation: forked_from = {"run", "checkpoint", "step"} (step is null until the
 fork's trainer has read the checkpoint: see `pending`) and parent_config = the parent's config,
 which the dashboard's config pane and `workbench diff RUN` compare against. The child's own
-metrics start at the fork step; the parent's curve before it stays in the parent (overlay them
-with compare). The child's best val loss and best.pt are its own, counted from the fork.
+metrics start at the fork step; the parent's curve before it stays in the parent (the dashboard
+draws it faint through `parent_of`; compare shows both). The child's best val loss and best.pt are its own, counted from the fork.
 
 No torch at import: the TUI forks through `start_fork`; only `checkpoint_step` loads torch.
 """
@@ -27,7 +27,8 @@ from workbench import preflight
 from workbench.config import Config
 from workbench.errors import WorkbenchError
 from workbench.formatting import override_keys
-from workbench.store import Run, RunStore
+from workbench.run_info import RunInfo
+from workbench.store import Run, RunStore, run_id_problem
 
 FROM = ("last", "best")
 # model keys a fork may change: they neither shape the weights nor change what they compute
@@ -166,3 +167,14 @@ def pending(run: Run) -> dict | None:
     f = run.raw_info().forked_from
     return f if f is not None and f.get("step") is None else None
 
+
+
+def parent_of(run: Run, info: RunInfo) -> tuple[Run, int] | None:
+    """A fork's parent run (in the same store) and the fork step, or None: not a fork, the step not
+    known yet, or a forked_from that names no run folder here (run.json is untrusted: the id is
+    checked as any id before it becomes a path)."""
+    f = info.forked_from
+    if not f or not isinstance(f.get("step"), int) or run_id_problem(f.get("run")) is not None:
+        return None
+    parent = Run(run.path.parent / f["run"])
+    return (parent, f["step"]) if parent.path.is_dir() and parent.path != run.path else None

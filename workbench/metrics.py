@@ -267,22 +267,24 @@ class MetricsReader:
         return rows[0] if rows and rows[0][0] is not None else None
 
     def series(self, key: str, x: str = "step", max_points: int = 2000,
-               table: str = "scalars") -> list[tuple[float, float]]:
+               table: str = "scalars", until_step: int | None = None) -> list[tuple[float, float]]:
         """(x, value) points of one key, at most about max_points of them.
 
         Long series are cut into max_points/2 buckets along x and each bucket keeps its
         minimum and its maximum, so spikes survive downsampling. x is 'step', 'tokens'
-        or 'time' (seconds since the series' first point).
+        or 'time' (seconds since the series' first point). until_step: only the points up to
+        that step (scalars; a fork's parent up to the fork).
         """
-        if table not in ("scalars", "telemetry"):
+        if table not in ("scalars", "telemetry") or (until_step is not None and table != "scalars"):
             raise ValueError(table)
         col = "time" if table == "telemetry" else X_COLUMNS[x]
-        rows = self._query(f"SELECT COUNT(*), MIN({col}), MAX({col}) FROM {table} WHERE key = ?", (key,))
+        where, args = ("key = ?", (key,)) if until_step is None else ("key = ? AND step <= ?", (key, until_step))
+        rows = self._query(f"SELECT COUNT(*), MIN({col}), MAX({col}) FROM {table} WHERE {where}", args)
         if not rows or not rows[0][0]:
             return []
         n, lo, hi = rows[0]
         if n <= max_points or hi == lo:
-            pts = self._query(f"SELECT {col}, value FROM {table} WHERE key = ? ORDER BY {col}, id", (key,))
+            pts = self._query(f"SELECT {col}, value FROM {table} WHERE {where} ORDER BY {col}, id", args)
         else:
             buckets = max(1, max_points // 2)
             width = (hi - lo) / buckets
@@ -290,8 +292,8 @@ class MetricsReader:
             pts = []
             for agg in ("MIN", "MAX"):
                 pts += self._query(
-                    f"SELECT {col}, {agg}(value) FROM {table} WHERE key = ? "
-                    f"GROUP BY CAST(({col} - ?) / ? AS INTEGER)", (key, lo, width))
+                    f"SELECT {col}, {agg}(value) FROM {table} WHERE {where} "
+                    f"GROUP BY CAST(({col} - ?) / ? AS INTEGER)", (*args, lo, width))
             pts = sorted(set(pts))
         if x == "time" or table == "telemetry":
             t0 = self.first_time()

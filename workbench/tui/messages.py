@@ -62,6 +62,7 @@ class RunSnapshot:
     tokens: int
     series: dict[str, list[tuple[float, float]]] | None = None  # the charts' keys, raw (downsampled)
     smooth: dict[str, list[tuple[float, float]]] | None = None  # their EMA on the raw points, if smoothing
+    before_fork: dict[str, list[tuple[float, float]]] | None = None  # a fork: its parent's points up to the fork
     available: list[str] | None = None  # every key the run has recorded (the metric picker)
     by_time: list[str] | None = None  # those recorded by time only (telemetry)
     perf: dict[str, list[tuple[float, float]]] | None = None  # perf/tok_per_s, perf/mfu (by step)

@@ -12,7 +12,7 @@ import sqlite3
 import time
 from dataclasses import replace
 
-from workbench import keys, labels, telemetry
+from workbench import fork, keys, labels, telemetry
 from workbench.metrics import MetricsReader
 from workbench.run_info import ENDED, RunInfo
 from workbench.smoothing import EmaState
@@ -123,6 +123,7 @@ class RunTail:
         self._loaded: tuple | None = None  # (x, chart_keys, smoothing) of the last full fetch
         self._cursor = 0
         self._series: dict[str, list[tuple[float, float]]] = {}
+        self._before_fork: dict[str, list[tuple[float, float]]] = {}
         self._smooth: dict[str, tuple[list[tuple[float, float]], EmaState]] = {}
         self._tele_keys: set[str] = set()
         self._available: list[str] = []
@@ -151,13 +152,14 @@ class RunTail:
             return t - (self._t0 or t)
         return float(step)
 
-    def _full_fetch(self) -> None:
+    def _full_fetch(self, info: RunInfo) -> None:
         r = self.reader
         self._cursor = r.max_id("scalars")
         self._t0 = r.first_time()
         self._tele_keys = set(r.telemetry_keys()) - set(r.keys())
         scalar_keys = [k for k in self.chart_keys if k not in self._tele_keys]
         self._series = {k: r.series(k, x=self.x, max_points=MAX_POINTS) for k in scalar_keys}
+        self._before_fork = self._parent_series(info, scalar_keys)
         self._smooth = {k: r.smoothed(k, self.smoothing, x=self.x, max_points=MAX_POINTS)
                         for k in scalar_keys} if self.smoothing else {}
         self._telemetry_cursor = -1  # telemetry charts: fetched again on this poll
@@ -173,6 +175,20 @@ class RunTail:
         self._appended = 0
         self._loaded = (self.x, self.chart_keys, self.smoothing)
 
+    def _parent_series(self, info: RunInfo, scalar_keys: list[str]) -> dict[str, list[tuple[float, float]]]:
+        """A fork's parent, up to the fork step, by step or tokens (its wall clock is another run's)."""
+        found = fork.parent_of(self.run, info) if self.x != "time" else None
+        if found is None:
+            return {}
+        parent, step = found
+        r = parent.reader()
+        try:
+            return {k: r.series(k, x=self.x, max_points=MAX_POINTS, until_step=step) for k in scalar_keys}
+        except (sqlite3.DatabaseError, OSError):
+            return {}  # a damaged parent: the fork's own curve still shows
+        finally:
+            r.close()
+
     def poll(self) -> RunSnapshot:
         info = self.run.info()
         if info.status != "damaged":
@@ -186,7 +202,7 @@ class RunTail:
     def _poll(self, info: RunInfo) -> RunSnapshot:
         loss_changed = perf_changed = False
         if self._loaded != (self.x, self.chart_keys, self.smoothing):
-            self._full_fetch()
+            self._full_fetch(info)
             loss_changed = perf_changed = True
         else:
             rows, cursor = self.reader.scalars_since(self._cursor, limit=200_000)
@@ -202,16 +218,21 @@ class RunTail:
                         self._perf[row.key].append((float(row.step), row.value))
                         perf_changed = True
             if self._appended > MAX_POINTS:  # too long to draw: downsample through the store again
-                self._full_fetch()
+                self._full_fetch(info)
                 loss_changed = perf_changed = True
             for k, pts in self._perf.items():
                 if len(pts) > 2 * PERF_POINTS:
                     self._perf[k] = pts[-PERF_POINTS:]
+        if info.forked_from and not self._before_fork and info.forked_from.get("step") is not None:
+            # a fork opened before its trainer had read the checkpoint: the fork step is known now
+            self._before_fork = self._parent_series(info, list(self._series))
+            loss_changed |= bool(self._before_fork)
         snap = RunSnapshot(run_id=self.run.id, info=info, x=self.x, step=self._step, tokens=self._tokens,
                            perf_now=dict(self._perf_now))
         if loss_changed:
             snap.series = {k: list(v) for k, v in self._series.items()}
             snap.smooth = {k: list(v[0]) for k, v in self._smooth.items()}
+            snap.before_fork = self._before_fork
         if perf_changed:
             snap.perf = {k: list(v) for k, v in self._perf.items()}
         self._poll_telemetry(snap)

@@ -156,7 +156,7 @@ class DashboardScreen(Screen):
             self.grid.by_time = set(snap.by_time or [])
             self.grid.available = set(snap.available)
         if snap.series is not None:
-            self.grid.set_data(snap.series, snap.smooth, snap.x)
+            self.grid.set_data(snap.series, snap.smooth, snap.x, snap.before_fork)
         tele = self.query_one(TelemetryPanel)
         if snap.telemetry is not None or snap.perf is not None or snap.perf_now or self.polls == 1:
             tele.set_data(snap.telemetry, snap.telemetry_now, snap.perf, snap.perf_now,

@@ -19,6 +19,9 @@ GRID_MIN = (150, 40)  # columns and rows of the terminal from which four charts 
 SERIES_LABELS = {keys.TRAIN_LOSS: "train", keys.EVAL_VAL_LOSS: "val"}
 
 
+BEFORE_FORK = "parent run, before the fork"
+
+
 def chart_title(chart_keys: tuple[str, ...]) -> str:
     return "Loss" if chart_keys == LOSS else keys.describe(chart_keys[0]).label
 
@@ -29,6 +32,7 @@ class ChartGrid(Grid):
         self.chart_keys: list[tuple[str, ...]] = list(DEFAULT_CHARTS)
         self.series: dict[str, list] = {}
         self.smooth: dict[str, list] = {}
+        self.before_fork: dict[str, list] = {}  # a fork's parent up to the fork step, drawn faint
         self.x = "step"
         self.logy = self.logx = self.yzero = False
         self.smoothing = 0.0
@@ -64,8 +68,10 @@ class ChartGrid(Grid):
                 return i
         return 0
 
-    def set_data(self, series: dict, smooth: dict | None, x: str) -> None:
+    def set_data(self, series: dict, smooth: dict | None, x: str, before_fork: dict | None = None) -> None:
         self.series, self.smooth, self.x = series, smooth or {}, x
+        if before_fork is not None:  # None: unchanged (a telemetry poll)
+            self.before_fork = before_fork
         self.redraw()
 
     def redraw(self) -> None:
@@ -74,6 +80,8 @@ class ChartGrid(Grid):
             curves = [Curve(SERIES_LABELS.get(k, keys.describe(k).label) if len(ks) > 1 else keys.describe(k).label,
                             self.series.get(k, []), self.smooth.get(k) if self.smoothing else None, color=j)
                       for j, k in enumerate(ks)]
+            curves += [Curve(BEFORE_FORK, self.before_fork[k], color=j, faint=True)
+                       for j, k in enumerate(ks) if self.before_fork.get(k)]
             chart.logy, chart.logx, chart.yzero, chart.smoothing = self.logy, self.logx, self.yzero, self.smoothing
             by_time = all(k in self.by_time for k in ks)
             recorded = self.available is None or any(k in self.available for k in ks)

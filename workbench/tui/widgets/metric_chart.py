@@ -30,6 +30,7 @@ class Curve(NamedTuple):
     color: int = 0              # palette index (workbench.tui.colors)
     baseline: bool = False      # drawn last, named first
     band: tuple[Points, Points] | None = None  # a group's (min, max) around its mean, drawn faint
+    faint: bool = False         # context, drawn faint beneath the rest (a fork's parent run)
 
 
 class MetricChart(PlotextPlot):
@@ -70,7 +71,9 @@ class MetricChart(PlotextPlot):
         drawn = [c for c in sorted(self.curves, key=lambda c: not c.baseline) if c.points]
         for c in drawn if named else []:
             name = f"{c.label} (baseline)" if c.baseline else c.label
-            legend.append(f"[{RICH[c.color % len(RICH)]}]━ {escape(name)}[/]")
+            entry = f"[dim]┄ {escape(name)}[/]" if c.faint else f"[{RICH[c.color % len(RICH)]}]━ {escape(name)}[/]"
+            if entry not in legend:  # faint curves of one chart share their name
+                legend.append(entry)
         self.border_title = escape(self.title) + ("  " + " ".join(legend) if legend else "")
         opts = [f"x: {X_LABELS.get(self.x, self.x)}"]
         opts += [o for o, on in (("log x", self.logx), ("log y", self.logy), ("y from 0", self.yzero)) if on]
@@ -121,6 +124,9 @@ class MetricChart(PlotextPlot):
         layers = []  # (points, colour name): faint raw first, then the curves, the baseline last
         for c in sorted(self.curves, key=lambda c: c.baseline):
             color = PLOTEXT[c.color % len(PLOTEXT)]
+            if c.faint:
+                layers.insert(0, (self._shown(c.points), FAINT))
+                continue
             if c.band is not None:
                 layers.insert(0, (self._zigzag(*c.band), FAINT))
             if c.smooth is not None:
