@@ -12,12 +12,10 @@ rules below is ignored (with the reason in RunLabels.problem), never a crash. No
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import stat
-import time
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
+from workbench.run_lock import lock_within
 from workbench.store import write_json_atomic
 
 LABELS_FILE = "labels.json"
@@ -235,16 +234,9 @@ def _locked(folder: Path) -> Iterator[None]:
     except OSError as e:
         raise WorkbenchError(f"cannot write labels in {folder}: {e.strerror or e}") from None
     try:
-        deadline = time.monotonic() + LOCK_WAIT_S
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise WorkbenchError(f"{folder / LOCK_FILE} stayed locked for {LOCK_WAIT_S:g} s; "
-                                         "is another `workbench tag` or `note` stuck?") from None
-                time.sleep(0.02)
+        if not lock_within(fd, LOCK_WAIT_S):
+            raise WorkbenchError(f"{folder / LOCK_FILE} stayed locked for {LOCK_WAIT_S:g} s; "
+                                 "is another `workbench tag` or `note` stuck?")
         yield
     finally:
         os.close(fd)

@@ -20,6 +20,19 @@ from workbench.errors import WorkbenchError
 LOCK_NAME = "trainer.lock"
 
 
+def lock_within(fd: int, seconds: float, poll: float = 0.02) -> bool:
+    """Take an exclusive flock on `fd`, trying for up to `seconds`; False if another holds it."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll)
+
+
 class RunLock:
     def __init__(self, folder: Path, run_id: str):
         self.path = Path(folder) / LOCK_NAME
@@ -30,17 +43,10 @@ class RunLock:
         """Take the lock; WorkbenchError if another process holds it. `wait` covers a reader's
         probe, which holds a shared lock for a moment."""
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise WorkbenchError(f"{self.run_id} is already being trained by another process; "
-                                         f"stop it first with `workbench stop {self.run_id}`") from None
-                time.sleep(0.05)
+        if not lock_within(fd, wait):
+            os.close(fd)
+            raise WorkbenchError(f"{self.run_id} is already being trained by another process; "
+                                 f"stop it first with `workbench stop {self.run_id}`")
         self.fd = fd
         return self
 

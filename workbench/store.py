@@ -139,6 +139,11 @@ class Run:
         """run.json with liveness applied: 'running' whose trainer is gone reads as 'crashed'."""
         info = self.raw_info()
         if info.status == "running" and not self.is_alive(info):
+            # the trainer writes its end into run.json before it lets go of the lock: read again,
+            # or a run that finished between the two reads would be called crashed
+            info = self.raw_info()
+            if info.status != "running":
+                return info
             info.status = "crashed"
             info.reason = info.reason or "the trainer process is gone; see train.log"
         return info

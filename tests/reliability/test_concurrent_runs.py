@@ -61,3 +61,27 @@ def test_eight_runs_at_once(tmp_path, monkeypatch):
             assert [s for s, _ in rd.series("eval/val_loss")] == [0, 10, 20]  # step 0: before any update
         finally:
             rd.close()
+
+
+def test_a_run_that_ends_between_two_reads_is_not_called_crashed(tmp_path, monkeypatch):
+    """The race the eight runs found under load: a reader reads run.json ('running'), the trainer
+    writes 'finished' and exits, the reader finds the lock free. run.json is read again then."""
+    from workbench import run_lock
+    from workbench.config import Config
+    from workbench.run_info import RunInfo
+
+    store = RunStore(tmp_path / "runs")
+    run = store.create_run("t-1", Config())
+    run.write_info(RunInfo(id="t-1", status="running", pid=os.getpid()))
+    (run.path / run_lock.LOCK_NAME).touch()
+
+    def trainer_ends_meanwhile(folder):
+        run.write_info(RunInfo(id="t-1", status="finished", reason="reached train.max_steps (20)"))
+        return False  # and its lock is gone
+
+    monkeypatch.setattr(run_lock, "is_held", trainer_ends_meanwhile)
+    info = run.info()
+    assert (info.status, info.reason) == ("finished", "reached train.max_steps (20)")
+    monkeypatch.setattr(run_lock, "is_held", lambda folder: False)
+    run.write_info(RunInfo(id="t-1", status="running", pid=os.getpid()))
+    assert run.info().status == "crashed"  # gone without a word: still crashed
