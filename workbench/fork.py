@@ -168,7 +168,6 @@ def pending(run: Run) -> dict | None:
     return f if f is not None and f.get("step") is None else None
 
 
-
 def parent_of(run: Run, info: RunInfo) -> tuple[Run, int] | None:
     """A fork's parent run (in the same store) and the fork step, or None: not a fork, the step not
     known yet, or a forked_from that names no run folder here (run.json is untrusted: the id is
