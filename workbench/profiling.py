@@ -67,14 +67,40 @@ def _device_us(e) -> float:
 def profile_config(cfg, steps: int = 5, warmup: int = 3, top: int = 25) -> dict:
     """Run `warmup` steps, then `steps` steps under torch.profiler; the table and verdict."""
     import torch
-    from torch.profiler import ProfilerActivity, profile, record_function
 
-    from workbench.step import build, stepper
+    from workbench.step import build
 
     p = build(cfg)
-    t = cfg.train
     setup = p.setup
     cuda = setup.device.type == "cuda"
+    events, loss, warmup_s, wall_s = _profiled_steps(p, cfg, steps, warmup)
+    rows = _operator_rows(events, cuda)
+    # the table: operators by self time on the device that does the work
+    key = "self_cuda_ms" if cuda else "self_cpu_ms"
+    table = sorted((r for r in rows if not r["name"].startswith("ProfilerStep")),
+                   key=lambda r: r[key] or 0.0, reverse=True)[:top]
+    wall_ms = 1000 * wall_s
+    breakdown = _breakdown(rows, events, cuda, wall_ms)
+    tokens = p.tokens_per_step * steps
+    return {
+        "config": cfg.experiment.name, "device": setup.device_name, "precision": setup.precision,
+        "compile": setup.compile, "steps": steps, "warmup": warmup, "warmup_s": warmup_s,
+        "wall_ms": wall_ms, "ms_per_step": wall_ms / steps, "tok_per_s": tokens / wall_s,
+        "tokens_per_step": p.tokens_per_step, "params": p.counts["total"],
+        "loss": float(loss.float().item()), "table": table, "breakdown": breakdown,
+        "verdict": verdict(breakdown, cuda, wall_ms / steps, faster_precision(setup)),
+        "torch": torch.__version__,
+    }
+
+
+def _profiled_steps(p, cfg, steps: int, warmup: int):
+    """Warm up, then `steps` training steps under torch.profiler, the data draws marked as a range.
+    (key_averages() events, the last loss, warmup seconds, profiled wall seconds)."""
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    from workbench.step import stepper
+
+    setup = p.setup
     batches = p.train_batches
     draw = batches.draw
 
@@ -84,13 +110,14 @@ def profile_config(cfg, steps: int = 5, warmup: int = 3, top: int = 25) -> dict:
 
     batches.draw = draw_batch  # this Batches only: the data range shows in the trace
     p.model.train()
-    one = stepper(p, t)
+    one = stepper(p, cfg.train)
 
     t0 = time.perf_counter()
     for _ in range(max(1, warmup)):
         one()
     setup.sync()
     warmup_s = time.perf_counter() - t0
+    cuda = setup.device.type == "cuda"
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     with profile(activities=activities, record_shapes=False) as prof:
         w0 = time.perf_counter()
@@ -98,19 +125,18 @@ def profile_config(cfg, steps: int = 5, warmup: int = 3, top: int = 25) -> dict:
             loss = one()
         setup.sync()
         wall_s = time.perf_counter() - w0
-    events = prof.key_averages()
+    return prof.key_averages(), loss, warmup_s, wall_s
 
-    rows = []
-    for e in events:
-        rows.append({"name": e.key, "self_cpu_ms": e.self_cpu_time_total / 1000,
-                     "cpu_total_ms": e.cpu_time_total / 1000,
-                     "self_cuda_ms": _self_device_us(e) / 1000 if cuda else None,
-                     "calls": int(e.count), "category": category(e.key)})
-    # the table: operators by self time on the device that does the work
-    key = "self_cuda_ms" if cuda else "self_cpu_ms"
-    table = sorted((r for r in rows if not r["name"].startswith("ProfilerStep")),
-                   key=lambda r: r[key] or 0.0, reverse=True)[:top]
 
+def _operator_rows(events, cuda: bool) -> list[dict]:
+    return [{"name": e.key, "self_cpu_ms": e.self_cpu_time_total / 1000,
+             "cpu_total_ms": e.cpu_time_total / 1000,
+             "self_cuda_ms": _self_device_us(e) / 1000 if cuda else None,
+             "calls": int(e.count), "category": category(e.key)} for e in events]
+
+
+def _breakdown(rows: list[dict], events, cuda: bool, wall_ms: float) -> list[dict]:
+    """Time by category (CATEGORIES), on the CPU and, on a GPU, the device, plus the GPU's idle time."""
     cpu_by: dict[str, float] = dict.fromkeys(CATEGORIES, 0.0)
     cuda_by: dict[str, float] = dict.fromkeys(CATEGORIES, 0.0)
     for r, e in zip(rows, events, strict=True):
@@ -133,24 +159,13 @@ def profile_config(cfg, steps: int = 5, warmup: int = 3, top: int = 25) -> dict:
     cpu_total = sum(cpu_by.values()) or 1.0
     breakdown = [{"category": c, "cpu_ms": cpu_by[c], "cpu_share": cpu_by[c] / cpu_total,
                   "cuda_ms": cuda_by[c] if cuda else None} for c in CATEGORIES]
-    busy_ms = sum(cuda_by.values()) if cuda else None
-    wall_ms = 1000 * wall_s
-    idle_ms = max(0.0, wall_ms - busy_ms) if cuda else None
     if cuda:
+        idle_ms = max(0.0, wall_ms - sum(cuda_by.values()))
         for b in breakdown:
             b["cuda_share"] = b["cuda_ms"] / wall_ms
         breakdown.append({"category": "idle GPU", "cpu_ms": None, "cpu_share": None,
                           "cuda_ms": idle_ms, "cuda_share": idle_ms / wall_ms})
-    tokens = p.tokens_per_step * steps
-    return {
-        "config": cfg.experiment.name, "device": setup.device_name, "precision": setup.precision,
-        "compile": setup.compile, "steps": steps, "warmup": warmup, "warmup_s": warmup_s,
-        "wall_ms": wall_ms, "ms_per_step": wall_ms / steps, "tok_per_s": tokens / wall_s,
-        "tokens_per_step": p.tokens_per_step, "params": p.counts["total"],
-        "loss": float(loss.float().item()), "table": table, "breakdown": breakdown,
-        "verdict": verdict(breakdown, cuda, wall_ms / steps, faster_precision(setup)),
-        "torch": torch.__version__,
-    }
+    return breakdown
 
 
 def faster_precision(setup) -> str:
