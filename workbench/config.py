@@ -387,13 +387,14 @@ def config_to_toml(cfg: Config) -> str:
     return tomli_w.dumps(cfg.to_dict())
 
 
-def flatten(cfg: Config | dict, prefix: str = "") -> dict[str, Any]:
-    """Dotted keys: 'train.lr'; a script's free-form config may nest deeper or not at all."""
+def flatten(cfg: Config | dict, prefix: str = "", sep: str = ".") -> dict[str, Any]:
+    """Dotted keys: 'train.lr'; a script's free-form config may nest deeper or not at all.
+    `sep` joins the levels ('/' for W&B-style metric names)."""
     d = cfg.to_dict() if isinstance(cfg, Config) else cfg
     out: dict[str, Any] = {}
     for k, v in d.items():
         if isinstance(v, dict):
-            out.update(flatten(v, f"{prefix}{k}."))
+            out.update(flatten(v, f"{prefix}{k}{sep}", sep))
         else:
             out[f"{prefix}{k}"] = v
     return out
