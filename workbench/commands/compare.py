@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     summaries, infos = [], []
     for r in runs:
         with r.reading() as info:
-            summaries.append(r.summary())
+            summaries.append(r.summary(info=info))
             infos.append(info)
     table.add_row("status", *[i.status for i in infos])
     table.add_row("step", *[fmt_steps(s["step"], s["max_steps"]) for s in summaries])

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     r = store.resolve(args.run)
     with r.reading() as info:
         reader = r.reader()
-        summary = r.summary(reader)
+        summary = r.summary(reader, info=info)
         samples = reader.samples()[-args.samples:] if args.samples > 0 else []
         events = reader.events()
         reader.close()
