@@ -244,10 +244,11 @@ class Run:
         """A trainer run's config, validated (older runs get today's defaults for new keys)."""
         return from_dict(read_toml(self.config_path), where=str(self.config_path))
 
-    def config_values(self) -> dict[str, Any]:
+    def config_values(self, info: RunInfo | None = None) -> dict[str, Any]:
         """What viewers show and diff: a trainer run's full Config as a dict, or the free-form
-        config a script (workbench.init) or a command (`workbench run -- CMD`) recorded."""
-        if self.raw_info().kind == "trainer":
+        config a script (workbench.init) or a command (`workbench run -- CMD`) recorded.
+        `info`: run.json as the caller has already read it (for its kind)."""
+        if (info or self.raw_info()).kind == "trainer":
             return self.config().to_dict()
         return read_toml(self.config_path)
 

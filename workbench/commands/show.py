@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         samples = reader.samples()[-args.samples:] if args.samples > 0 else []
         events = reader.events()
         reader.close()
-    config = r.config_values() if r.config_path.exists() else {}
+    config = r.config_values(info) if r.config_path.exists() else {}
     ckpts = list_checkpoints(r.path / "checkpoints")
     lab = labels.for_run(r.path, info.tags)
     if args.json:
