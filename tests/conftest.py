@@ -36,9 +36,19 @@ def workbench_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "workbench", *args]
 
 
-def _timed_out(timeout: float, what: str, detail) -> AssertionError:
-    extra = f"\n{detail()}" if detail else ""
-    return AssertionError(f"timed out after {timeout:g} s waiting for {what}{extra}")
+def _poll_once(check, ignore: tuple, deadline: float, timeout: float, what: str, detail):
+    """check()'s value when truthy, else None (exceptions in `ignore` count as "not yet");
+    AssertionError once the deadline has passed, with detail() appended."""
+    try:
+        value = check()
+    except ignore:
+        value = None
+    if value:
+        return value
+    if time.monotonic() >= deadline:
+        extra = f"\n{detail()}" if detail else ""
+        raise AssertionError(f"timed out after {timeout:g} s waiting for {what}{extra}")
+    return None
 
 
 def wait_for(check, timeout: float = 30.0, what: str = "condition", interval: float = 0.05,
@@ -47,32 +57,18 @@ def wait_for(check, timeout: float = 30.0, what: str = "condition", interval: fl
     `timeout` seconds, with detail() (e.g. a log tail) appended. Exceptions in `ignore` count as
     "not yet". Every wait in the tests goes through here or wait_for_pilot."""
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = check()
-        except ignore:
-            value = None
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise _timed_out(timeout, what, detail)
+    while not (value := _poll_once(check, ignore, deadline, timeout, what, detail)):
         time.sleep(interval)
+    return value
 
 
 async def wait_for_pilot(pilot, check, timeout: float = 30.0, what: str = "condition",
                          interval: float = 0.05, detail=None, ignore: tuple = ()):
     """wait_for inside a Textual Pilot test: the app keeps running while it waits."""
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = check()
-        except ignore:
-            value = None
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise _timed_out(timeout, what, detail)
+    while not (value := _poll_once(check, ignore, deadline, timeout, what, detail)):
         await pilot.pause(interval)
+    return value
 
 
 def cli(capsys, *args: str) -> tuple[int, str, str]:

@@ -21,7 +21,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.config import _suggest, check_value, key, read_toml
+from workbench.config import _suggest, check_value, key, key_table, read_toml
 from workbench.errors import WorkbenchError
 
 
@@ -125,9 +125,4 @@ def load_command(path: str | Path) -> CommandSpec:
 
 
 def reference_markdown() -> str:
-    lines = ["### [command]", "", "| key | default | meaning |", "| --- | --- | --- |"]
-    for name, f in FIELDS.items():
-        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
-        shown = repr(default) if isinstance(default, str) else str(default)
-        lines.append(f"| `{name}` | `{shown}` | {f.metadata['doc']} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(key_table("command", FIELDS.values())) + "\n"

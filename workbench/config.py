@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -387,13 +388,14 @@ def config_to_toml(cfg: Config) -> str:
     return tomli_w.dumps(cfg.to_dict())
 
 
-def flatten(cfg: Config | dict, prefix: str = "") -> dict[str, Any]:
-    """Dotted keys: 'train.lr'; a script's free-form config may nest deeper or not at all."""
+def flatten(cfg: Config | dict, prefix: str = "", sep: str = ".") -> dict[str, Any]:
+    """Dotted keys: 'train.lr'; a script's free-form config may nest deeper or not at all.
+    `sep` joins the levels ('/' for W&B-style metric names)."""
     d = cfg.to_dict() if isinstance(cfg, Config) else cfg
     out: dict[str, Any] = {}
     for k, v in d.items():
         if isinstance(v, dict):
-            out.update(flatten(v, f"{prefix}{k}."))
+            out.update(flatten(v, f"{prefix}{k}{sep}", sep))
         else:
             out[f"{prefix}{k}"] = v
     return out
@@ -412,14 +414,20 @@ def diff_configs(a: Config | dict, b: Config | dict, identity: bool = False) -> 
             if fa.get(k) != fb.get(k) and (identity or k not in IDENTITY_KEYS)]
 
 
+def key_table(title: str, fields: Iterable[dataclasses.Field], show_str: Callable[[str], str] = repr) -> list[str]:
+    """A README reference table of `key(...)` fields under '### [title]': key, default, meaning.
+    `show_str` writes a string default ('tiny' or "tiny")."""
+    lines = [f"### [{title}]", "", "| key | default | meaning |", "| --- | --- | --- |"]
+    for f in fields:
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        shown = show_str(default).replace("|", "\\|") if isinstance(default, str) else str(default).lower() if isinstance(default, bool) else str(default)
+        lines.append(f"| `{f.name}` | `{shown}` | {f.metadata['doc']} |")
+    return lines
+
+
 def reference_markdown() -> str:
     """The config reference in README, generated from the dataclasses above."""
     lines = []
     for section in SECTIONS:
-        lines += [f"### [{section}]", "", "| key | default | meaning |", "| --- | --- | --- |"]
-        for name, f in section_keys(section).items():
-            default = f.default_factory() if f.default is dataclasses.MISSING else f.default
-            shown = repr(default).replace("|", "\\|") if isinstance(default, str) else str(default).lower() if isinstance(default, bool) else str(default)
-            lines.append(f"| `{name}` | `{shown}` | {f.metadata['doc']} |")
-        lines.append("")
+        lines += [*key_table(section, section_keys(section).values()), ""]
     return "\n".join(lines)

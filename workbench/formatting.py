@@ -53,8 +53,8 @@ def fmt_rate(v: float | None, none: str = "-") -> str:
     return f"{v:.0f}"
 
 
-def fmt_pct(v: float | None) -> str:
-    return "n/a" if v is None else f"{100 * v:.1f}%"
+def fmt_pct(v: float | None, none: str = "-") -> str:
+    return none if v is None else f"{100 * v:.1f}%"
 
 
 def fmt_params(n: int | None) -> str:
@@ -118,10 +118,6 @@ def fmt_tags(tags: list[str], width: int = 30) -> str:
     return text if len(text) <= width else text[:max(width - 1, 0)] + "…"
 
 
-def fmt_mfu(v: float | None) -> str:
-    return "-" if v is None else fmt_pct(v)
-
-
 # The summary figures (workbench.keys.SUMMARY says what each means) as `show`, `compare` and the
 # TUI's compare screen label them: (label, summary field, format).
 SUMMARY_ROWS = [
@@ -130,7 +126,7 @@ SUMMARY_ROWS = [
     ("final val loss", "final_val_loss", fmt_loss),
     ("tok/s (mean)", "tokens_per_sec", fmt_rate),
     ("tok/s (last window)", "tokens_per_sec_last", fmt_rate),
-    ("MFU", "mfu", fmt_mfu),
+    ("MFU", "mfu", fmt_pct),
     ("peak memory", "peak_memory_bytes", fmt_bytes),
     ("training time", "train_time_s", fmt_duration),
     ("wall time", "wall_time_s", fmt_duration),

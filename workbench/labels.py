@@ -65,13 +65,6 @@ def tag_problem(name: object) -> str | None:
     return None
 
 
-def check_tag(name: str) -> str:
-    problem = tag_problem(name)
-    if problem:
-        raise WorkbenchError(f"{name[:60]!r} is not a valid tag: {problem}")
-    return name
-
-
 def note_problem(text: object) -> str | None:
     """Why `text` cannot be a note, or None: at most NOTE_MAX characters, no control or format
     characters (escape codes, bidi overrides) besides newline and tab."""

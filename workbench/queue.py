@@ -130,13 +130,6 @@ class Queue:
         with self._db() as db:
             return [self._entry(r) for r in db.execute(query, args)]
 
-    def get(self, entry_id: int) -> Entry:
-        with self._db() as db:
-            row = db.execute("SELECT * FROM entries WHERE id = ?", (entry_id,)).fetchone()
-        if row is None:
-            raise WorkbenchError(f"no queue entry {entry_id}; `workbench queue` lists them")
-        return self._entry(row)
-
     # ---------------------------------------------------------------- changes from the user
 
     def remove(self, entry_id: int) -> Entry:

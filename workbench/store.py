@@ -216,7 +216,7 @@ class Run:
         """The summary saved when the run ended, or a fresh one from the store if it goes on."""
         if info.status in ENDED and info.status != "crashed" and info.summary:  # crashed: never marked
             return info.summary
-        return self.summary()
+        return self.summary(info=info)
 
     def overview(self, info: RunInfo) -> tuple[RunInfo, dict[str, Any]]:
         """(info, summary) for a listing. A run whose metrics cannot be read comes back damaged,
@@ -244,10 +244,11 @@ class Run:
         """A trainer run's config, validated (older runs get today's defaults for new keys)."""
         return from_dict(read_toml(self.config_path), where=str(self.config_path))
 
-    def config_values(self) -> dict[str, Any]:
+    def config_values(self, info: RunInfo | None = None) -> dict[str, Any]:
         """What viewers show and diff: a trainer run's full Config as a dict, or the free-form
-        config a script (workbench.init) or a command (`workbench run -- CMD`) recorded."""
-        if self.raw_info().kind == "trainer":
+        config a script (workbench.init) or a command (`workbench run -- CMD`) recorded.
+        `info`: run.json as the caller has already read it (for its kind)."""
+        if (info or self.raw_info()).kind == "trainer":
             return self.config().to_dict()
         return read_toml(self.config_path)
 
@@ -271,13 +272,15 @@ class Run:
         # progress bars redraw with \r: keep what the terminal would show last
         return [ln.rsplit("\r", 1)[-1] for ln in text.splitlines()][-lines:]
 
-    def summary(self, reader: MetricsReader | None = None, now: float | None = None) -> dict[str, Any]:
+    def summary(self, reader: MetricsReader | None = None, now: float | None = None,
+                info: RunInfo | None = None) -> dict[str, Any]:
         """The run summary, derived from the store. The fields and what each means are
-        workbench.keys.SUMMARY (a public contract); every viewer shows these figures."""
+        workbench.keys.SUMMARY (a public contract); every viewer shows these figures.
+        `info`: run.json as the caller has just read it (liveness applied), so it is not read again."""
         own = reader is None
         r = reader or self.reader()
         try:
-            info = self.info()
+            info = info or self.info()
             now = time.time() if now is None else now
             last_train, last_val = r.last(keys.TRAIN_LOSS), r.last(keys.EVAL_VAL_LOSS)
             tok_last, tok_mean = r.last(keys.TOK_PER_S), r.last(keys.TOK_PER_S_MEAN)

@@ -33,7 +33,7 @@ from optuna.trial import TrialState
 from workbench.config import Config, config_to_toml, from_dict, tomllib
 from workbench.errors import WorkbenchError
 from workbench.queue import Queue
-from workbench.store import RunStore, run_id_problem, write_json_atomic
+from workbench.store import Run, RunStore, run_id_problem, write_json_atomic
 from workbench.sweep_config import Range, SweepSpec, check_sweep, load_sweep, trial_config
 
 SWEEPS_DIR = ".sweeps"
@@ -210,12 +210,18 @@ def _result(store: RunStore, run_id: str, metric: str) -> tuple[TrialState, floa
         return TrialState.PRUNED, None
     if status != "finished":
         return TrialState.FAIL, None
+    value = _last_value(run, metric)
+    return (TrialState.COMPLETE, value) if value is not None else (TrialState.FAIL, None)
+
+
+def _last_value(run: Run, metric: str) -> float | None:
+    """The run's latest value of `metric`, or None."""
     reader = run.reader()
     try:
         last = reader.last(metric)
     finally:
         reader.close()
-    return (TrialState.COMPLETE, last.value) if last is not None else (TrialState.FAIL, None)
+    return last.value if last else None
 
 
 def advance(store: RunStore, sweep_id: str) -> None:
@@ -303,12 +309,7 @@ def trial_rows(store: RunStore, info: SweepInfo) -> list[TrialRow]:
         elif e is not None and not run_id_problem(e.run_id):
             row.status = store.run(e.run_id).info().status
         if row.status == "running" and not run_id_problem(row.run_id):
-            reader = store.run(row.run_id).reader()
-            try:
-                last = reader.last(spec.metric)
-            finally:
-                reader.close()
-            row.value = last.value if last else None
+            row.value = _last_value(store.run(row.run_id), spec.metric)
         rows.append(row)
     done = [r for r in rows if r.status == "finished" and r.value is not None]
     if done:

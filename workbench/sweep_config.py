@@ -29,6 +29,7 @@ from workbench.config import (
     check_value,
     from_dict,
     key,
+    key_table,
     load_config,
     read_toml,
     section_keys,
@@ -163,11 +164,8 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple = ()) -> tuple[Con
 
 
 def reference_markdown() -> str:
-    lines = ["### [sweep]", "", "| key | default | meaning |", "| --- | --- | --- |"]
-    for f in dataclasses.fields(SweepSpec):
-        if f.name != "space":
-            shown = f'"{f.default}"' if isinstance(f.default, str) else f.default
-            lines.append(f"| `{f.name}` | `{shown}` | {f.metadata['doc']} |")
+    lines = key_table("sweep", [f for f in dataclasses.fields(SweepSpec) if f.name != "space"],
+                      show_str=lambda s: f'"{s}"')
     lines.append("| `space` | | A table of config keys to search: a list of values, or "
                  "`{low, high, log}` for a number (random and tpe). |")
     return "\n".join(lines) + "\n"

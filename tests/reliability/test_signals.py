@@ -25,11 +25,17 @@ def kill_group(*pids):
             pass
 
 
-def test_sighup_stops_with_a_checkpoint(tmp_path):
+def workbench_run(tmp_path):
+    """`workbench run` of a long tiny experiment in its own session: (process, runs folder)."""
     exp = tiny_experiment(tmp_path, **LONG)
     runs = tmp_path / "runs"
     proc = subprocess.Popen(workbench_cmd("run", str(exp), "--runs-dir", str(runs)), env=workbench_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return proc, runs
+
+
+def test_sighup_stops_with_a_checkpoint(tmp_path):
+    proc, runs = workbench_run(tmp_path)
     try:
         run = wait_for(lambda: RunStore(runs).runs(), 60, "the run folder")[0]
         r = run.reader()
@@ -59,10 +65,7 @@ def test_stop_during_start_up(tmp_path, monkeypatch):
 
 
 def test_ctrl_c_while_workbench_run_starts(tmp_path):
-    exp = tiny_experiment(tmp_path, **LONG)
-    runs = tmp_path / "runs"
-    proc = subprocess.Popen(workbench_cmd("run", str(exp), "--runs-dir", str(runs)), env=workbench_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc, runs = workbench_run(tmp_path)
     try:
         run = wait_for(lambda: RunStore(runs).runs(), 60, "the run folder", interval=0.01)[0]
         proc.send_signal(signal.SIGINT)  # torch is still importing

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     summaries, infos = [], []
     for r in runs:
         with r.reading() as info:
-            summaries.append(r.summary())
+            summaries.append(r.summary(info=info))
             infos.append(info)
     table.add_row("status", *[i.status for i in infos])
     table.add_row("step", *[fmt_steps(s["step"], s["max_steps"]) for s in summaries])
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(label, *[fmt(s.get(field)) for s in summaries])
     con.print(table)
 
-    cfgs = [r.config_values() for r in runs]
+    cfgs = [r.config_values(i) for r, i in zip(runs, infos)]
     diff_keys = sorted({k for c in cfgs[1:] for k, _, _ in diff_configs(cfgs[0], c)})
     configs = [flatten(c) for c in cfgs]
     con.print()

@@ -40,11 +40,11 @@ def run(args: argparse.Namespace) -> int:
     r = store.resolve(args.run)
     with r.reading() as info:
         reader = r.reader()
-        summary = r.summary(reader)
+        summary = r.summary(reader, info=info)
         samples = reader.samples()[-args.samples:] if args.samples > 0 else []
         events = reader.events()
         reader.close()
-    config = r.config_values() if r.config_path.exists() else {}
+    config = r.config_values(info) if r.config_path.exists() else {}
     ckpts = list_checkpoints(r.path / "checkpoints")
     lab = labels.for_run(r.path, info.tags)
     if args.json:
@@ -57,9 +57,19 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     from rich.console import Console
-    from rich.table import Table
 
     con = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+    _print_header(con, r, info)
+    _print_labels(con, lab)
+    _print_summary(con, summary)
+    _print_checkpoints(con, ckpts)
+    _print_config(con, config, info.kind == "trainer")
+    _print_samples_and_events(con, samples, events)
+    return 0
+
+
+def _print_header(con, r, info) -> None:
+    """Id and status, where it came from, where and how it ran."""
     color = STATUS_COLOR.get(info.status, "white")
     con.print(f"[bold]{r.id}[/]  [{color}]{info.status}[/]" + (f"  {info.reason}" if info.reason else ""))
     origin = fmt_origin(info.experiment_file, info.experiment, info.overrides, info.forked_from)
@@ -70,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
     con.print(f"  started {fmt_time(info.started)}  host {info.hostname}  pid {info.pid}  device "
               f"{info.device_name or '-'}  torch {info.torch_version or '-'}"
               + (f"  git {info.git_commit[:10]}{' (dirty)' if info.git_dirty else ''}" if info.git_commit else ""))
+
+
+def _print_labels(con, lab: labels.RunLabels) -> None:
     if lab.tags:
         con.print(f"  tags {' '.join(lab.tags)}", markup=False)
     if lab.problem:
@@ -77,6 +90,11 @@ def run(args: argparse.Namespace) -> int:
     if lab.note:
         con.print("\n[bold]note[/]")
         con.print(lab.note, markup=False)
+
+
+def _print_summary(con, summary: dict) -> None:
+    from rich.table import Table
+
     t = Table(box=None, show_header=False, padding=(0, 2))
     t.add_row("step", fmt_steps(summary["step"], summary["max_steps"]))
     if summary.get("eta_s") is not None:
@@ -85,18 +103,28 @@ def run(args: argparse.Namespace) -> int:
         t.add_row(label, fmt(summary.get(field)))
     con.print("\n[bold]summary[/]")
     con.print(t)
+
+
+def _print_checkpoints(con, ckpts: list) -> None:
     if ckpts:
         con.print(f"\n[bold]checkpoints[/] ({len(ckpts)}, {fmt_bytes(sum(c.size for c in ckpts))} in all)")
         con.print("  " + ", ".join(f"{c.label} ({fmt_bytes(c.size)})" for c in ckpts))
-    if config:
-        from workbench.config import Config
 
-        trainer = info.kind == "trainer"
-        con.print("\n[bold]config[/]" + (" (differs from defaults)" if trainer else ""))
-        defaults = flatten(Config()) if trainer else {}
-        for k, v in flatten(config).items():
-            if defaults.get(k) != v:
-                con.print(f"  {k} = {fmt_value(v)}")
+
+def _print_config(con, config: dict, trainer: bool) -> None:
+    """A trainer run's config as it differs from the defaults; any other run's config whole."""
+    if not config:
+        return
+    from workbench.config import Config
+
+    con.print("\n[bold]config[/]" + (" (differs from defaults)" if trainer else ""))
+    defaults = flatten(Config()) if trainer else {}
+    for k, v in flatten(config).items():
+        if defaults.get(k) != v:
+            con.print(f"  {k} = {fmt_value(v)}")
+
+
+def _print_samples_and_events(con, samples: list, events: list) -> None:
     for s in samples:
         con.print(f"\n[bold]sample @ step {s.step}[/]")
         con.print(s.text, markup=False)
@@ -105,4 +133,3 @@ def run(args: argparse.Namespace) -> int:
         for e in events[-15:]:
             con.print(f"  {fmt_time(e.time)}  step {e.step if e.step is not None else '-':>6}  "
                       f"{e.kind:<12} {e.message}", markup=False)
-    return 0

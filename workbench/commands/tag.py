@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     runs = [_resolve(store, ref, edits) for ref in refs]
     changes = labels.parse_edits(edits)
     for r in dict.fromkeys(runs, None):  # a run named twice is tagged once
-        tags = r.info().tags
+        tags = r.raw_info().tags
         if changes:
             now = labels.edit_tags(r.path, tags, changes)
             print(f"{r.id}: {_fmt(now.tags)}")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench import recording
+from workbench.config import flatten
 from workbench.free_config import dict_to_toml
 from workbench.store import write_text_atomic
 
@@ -109,16 +110,6 @@ class Summary(MutableMapping):
             self[k] = v
 
 
-def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}/"))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 class Run:
     """What wandb.init returns: log, finish, config, summary, name, id, dir."""
 
@@ -138,7 +129,7 @@ class Run:
     def log(self, data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
         """At `step` when given (it becomes the current step), else at the current step,
         which then moves on unless commit=False (as W&B counts steps)."""
-        values = _flat(data)
+        values = flatten(data, sep="/")
         if step is not None:
             self._step = int(step)
         self._rec.log(values, step=self._step)
