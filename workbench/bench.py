@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench import contention
@@ -74,6 +75,16 @@ def _peak_rss_bytes() -> int:
     return kb if sys.platform == "darwin" else kb * 1024
 
 
+@dataclass
+class Timing:
+    """What one config's steps measured."""
+
+    loss: object  # the latest step's loss, a device tensor
+    compile_s: float  # the first step: compilation, allocator warmup
+    warmup_s: float  # the other untimed steps
+    times: list[float] = field(default_factory=list)  # each timed step's seconds
+
+
 def bench_config(cfg, steps: int = DEFAULT_STEPS, warmup: int = DEFAULT_WARMUP, name: str = "",
                  dist=None) -> dict:
     """Measure `cfg`: `warmup` untimed steps (the first holds compilation), then `steps` timed ones.
@@ -84,22 +95,34 @@ def bench_config(cfg, steps: int = DEFAULT_STEPS, warmup: int = DEFAULT_WARMUP, 
     from workbench.step import build, stepper
 
     dist = dist or Dist()
+    gpu_before = _fresh_start(cfg, dist)
+    p = build(cfg, dist=dist)
+    if p.setup.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(p.setup.device)
+    p.model.train()
+    one = stepper(p, cfg.train)
+    timing = _warm_up(one, p.setup, warmup)
+    watch = contention.CpuWatch()
+    _timed_steps(one, p.setup, steps, timing)
+    busy = contention.check(watch.take(), gpu_before)
+    return _result(cfg, p, dist, name, steps, warmup, timing, busy)
+
+
+def _fresh_start(cfg, dist) -> list[str]:
+    """Leave the previous config behind (its compiled graphs, its tensors, the peak RSS); the
+    GPU's load and other processes on it before our work starts (contention's warnings)."""
+    import torch
 
     if cfg.system.compile not in (False, "false"):
         torch._dynamo.reset()  # each config compiles its own model from scratch, within the cache limit
     gc.collect()  # the previous config's tensors go first, then the peak restarts from here
     _reset_peak_rss()
     gpu_index = _nvml_index(cfg.system.device, dist.local_rank if dist.active else None)
-    gpu_before = contention.gpu_warnings(gpu_index) if gpu_index is not None else []  # before our work
-    p = build(cfg, dist=dist)
-    t = cfg.train
-    setup = p.setup
-    cuda = setup.device.type == "cuda"
-    if cuda:
-        torch.cuda.reset_peak_memory_stats(setup.device)
-    p.model.train()
-    one = stepper(p, t)
+    return contention.gpu_warnings(gpu_index) if gpu_index is not None else []
 
+
+def _warm_up(one, setup, warmup: int) -> Timing:
+    """The untimed steps: the first (compilation) and the others timed apart."""
     t0 = time.perf_counter()
     loss = one()
     setup.sync()
@@ -108,18 +131,23 @@ def bench_config(cfg, steps: int = DEFAULT_STEPS, warmup: int = DEFAULT_WARMUP, 
     for _ in range(max(0, warmup - 1)):
         loss = one()
     setup.sync()
-    warmup_s = time.perf_counter() - w0
+    return Timing(loss, compile_s, time.perf_counter() - w0)
 
-    times: list[float] = []
-    watch = contention.CpuWatch()
-    if cuda:
+
+def _timed_steps(one, setup, steps: int, timing: Timing) -> None:
+    """Each step's seconds into `timing`: on CUDA bracketed by CUDA events, one synchronize
+    at the end; elsewhere by the host clock after a sync per step."""
+    import torch
+
+    loss, times = timing.loss, timing.times
+    if setup.device.type == "cuda":
         events = [torch.cuda.Event(enable_timing=True) for _ in range(steps + 1)]
         events[0].record()
         for i in range(steps):
             loss = one()
             events[i + 1].record()
         torch.cuda.synchronize(setup.device)
-        times = [events[i].elapsed_time(events[i + 1]) / 1000 for i in range(steps)]
+        times += [events[i].elapsed_time(events[i + 1]) / 1000 for i in range(steps)]
     else:
         last = time.perf_counter()
         for _ in range(steps):
@@ -128,12 +156,20 @@ def bench_config(cfg, steps: int = DEFAULT_STEPS, warmup: int = DEFAULT_WARMUP, 
             now = time.perf_counter()
             times.append(now - last)
             last = now
-    busy = contention.check(watch.take(), gpu_before)
+    timing.loss = loss
+
+
+def _result(cfg, p, dist, name: str, steps: int, warmup: int, timing: Timing, busy) -> dict:
+    """One config's figures: the median step time, tok/s and MFU from it, peak memory, compile time."""
+    import torch
+
+    setup, times = p.setup, timing.times
+    cuda = setup.device.type == "cuda"
     med = statistics.median(times) if times else float("nan")
     tok_s = p.tokens_per_step / med if times and med > 0 else None
     run_mfu = mfu(tok_s, p.flops_per_token, p.peak, devices=dist.world_size) if tok_s else None
     peak_mem = torch.cuda.max_memory_allocated(setup.device) if cuda else _peak_rss_bytes()
-    out = {
+    return {
         "config": name or cfg.experiment.name, "precision": setup.precision, "ranks": dist.world_size,
         "ddp": dist.active, "device": setup.device_name + (f" ×{dist.world_size} (DDP)" if dist.active else ""),
         "compile": setup.compile, "compile_mode": cfg.system.compile_mode if setup.compile else None,
@@ -143,10 +179,9 @@ def bench_config(cfg, steps: int = DEFAULT_STEPS, warmup: int = DEFAULT_WARMUP, 
         "ms_per_step_mean": 1000 * statistics.fmean(times) if times else None,
         "tok_per_s": tok_s, "mfu": run_mfu, "peak_tflops": p.peak,
         "peak_memory_bytes": int(peak_mem), "peak_memory_kind": "cuda_max_allocated" if cuda else "process_peak_rss",
-        "compile_s": compile_s, "warmup_s": warmup_s, "loss": float(loss.float().item()),
+        "compile_s": timing.compile_s, "warmup_s": timing.warmup_s, "loss": float(timing.loss.float().item()),
         "contention": busy.to_dict(),
     }
-    return out
 
 
 def _nvml_index(device, local_rank: int | None = None) -> int | None:

@@ -24,7 +24,6 @@ HEAVY_GPU_UTIL = 20.0
 HEAVY_GPU_BYTES = 1 << 30
 
 
-
 def _busy_seconds() -> float:
     t = psutil.cpu_times()
     return sum(t) - t.idle - getattr(t, "iowait", 0.0)

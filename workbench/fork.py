@@ -61,7 +61,7 @@ def fork_config(parent: Run, overrides: list[str] | tuple = (), name: str | None
                 which: str = "last") -> Config:
     """The parent's config with the overrides; refused where they change what the weights are, or
     leave a fork of a finished run's last checkpoint nothing to train (known without torch)."""
-    from workbench.launch import _extends, apply_overrides
+    from workbench.launch import apply_overrides, extends, reached_limit
 
     base = parent.config()
     cfg = apply_overrides(base, overrides)
@@ -73,12 +73,11 @@ def fork_config(parent: Run, overrides: list[str] | tuple = (), name: str | None
                              f"meaning {key} decides; of the model, a fork may change only "
                              f"{' and '.join(FREE_MODEL_KEYS)}. For another model start a new run "
                              "(`workbench run EXPERIMENT --set ...`)")
-    if which == "last" and parent.info().status == "finished" and not _extends(base.train, cfg.train):
-        t = base.train
-        limit = "train.max_steps" if t.max_steps else "train.max_tokens" if t.max_tokens else "train.max_time"
-        raise WorkbenchError(f"{parent.id} is finished: its last checkpoint is at its {limit} "
-                             f"({getattr(t, limit.split('.')[1]):g}); give the fork room to train: "
-                             f"--set {limit}=N above that, or fork its best checkpoint (--from best)")
+    if which == "last" and parent.info().status == "finished" and not extends(base.train, cfg.train):
+        key, value = reached_limit(base.train)
+        raise WorkbenchError(f"{parent.id} is finished: its last checkpoint is at its {key} ({value}); "
+                             f"give the fork room to train: --set {key}=N above that, or fork its best "
+                             "checkpoint (--from best)")
     if name:
         cfg.experiment.name = name
     preflight.check(cfg, f"fork of {parent.id}")

@@ -56,9 +56,7 @@ def _spawn(run: Run, argv: list[str], lock: RunLock | None,
                                     close_fds=True, pass_fds=() if lock is None else (lock.fd,))
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
-    # The trainer stays our child until we exit: collect it when it ends, so it never lingers
-    # as a zombie of a long-lived viewer (the TUI). A daemon thread: it never holds us up.
-    threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
+    reap(proc)
     return proc
 
 
@@ -151,17 +149,24 @@ def check_resumable(run: Run, overrides: list[str] | tuple = ()) -> Config:
         raise WorkbenchError(f"{run.id} has no checkpoint to resume from ({run.checkpoint('last')})")
     old = run.config()
     cfg = apply_overrides(old, overrides)
-    if info.status == "finished" and not _extends(old.train, cfg.train):
-        t = old.train
-        limit = (f"train.max_steps={t.max_steps}" if t.max_steps else
-                 f"train.max_tokens={t.max_tokens}" if t.max_tokens else f"train.max_time={t.max_time:g}")
-        key = limit.split("=")[0]
-        raise WorkbenchError(f"{run.id} is finished ({limit}); to train it further, extend it: "
-                             f"`workbench resume {run.id} --set {key}=N` with N above {limit.split('=')[1]}")
+    if info.status == "finished" and not extends(old.train, cfg.train):
+        key, value = reached_limit(old.train)
+        raise WorkbenchError(f"{run.id} is finished ({key}={value}); to train it further, extend it: "
+                             f"`workbench resume {run.id} --set {key}=N` with N above {value}")
     return cfg
 
 
-def _extends(old, new) -> bool:
+def reached_limit(t) -> tuple[str, str]:
+    """The limit a finished run's [train] section `t` stopped it at: (its key, its value as --set
+    writes it)."""
+    if t.max_steps:
+        return "train.max_steps", str(t.max_steps)
+    if t.max_tokens:
+        return "train.max_tokens", str(t.max_tokens)
+    return "train.max_time", f"{t.max_time:g}"
+
+
+def extends(old, new) -> bool:
     """Does `new` train past where `old` stopped? (0 means no limit.)"""
     def more(a, b):
         return (a and (not b or b > a)) or False

@@ -31,16 +31,24 @@ def agree(s: Session) -> None:
 
 
 def at_intervals(s: Session) -> None:
-    """Evaluation, samples and checkpoints every N steps, kept out of tok/s."""
+    """Evaluation, samples and checkpoints every N steps, kept out of tok/s. Called after every
+    step: a step where none is due costs a few comparisons."""
     cfg, step = s.cfg, s.state.step
+    evaluating = cfg.eval.interval and step % cfg.eval.interval == 0
+    sampling = cfg.sample.interval > 0 and step % cfg.sample.interval == 0
+    saving = cfg.checkpoint.interval and step % cfg.checkpoint.interval == 0
+    weights = weights_name(cfg.checkpoint, step)
+    if not (evaluating or sampling or saving or weights):
+        return
     aside_t0 = time.time()
-    if cfg.eval.interval and step % cfg.eval.interval == 0:
+    if evaluating:
         evaluate_and_record(s)
-    if cfg.sample.interval > 0 and step % cfg.sample.interval == 0 and s.flag.signum is None:
+    if sampling and s.flag.signum is None:  # a signal during the evaluation: no sample
         sample_and_record(s)
-    if cfg.checkpoint.interval and step % cfg.checkpoint.interval == 0:
+    if saving:
         save_last(s, "interval")
-    keep_weights(s)
+    if weights:
+        save(s, weights, weights_only=True)
     enter(s, keys.TRAINING)  # back from whatever ran above (nothing recorded if nothing did)
     s.window.t0 += time.time() - aside_t0
 
@@ -165,11 +173,16 @@ def save(s: Session, name: str, weights_only: bool = False) -> None:
 def keep_weights(s: Session) -> None:
     """checkpoint.keep_init (init.pt, before the first step) and checkpoint.keep_every
     (step-NNNNNNN.pt): the weights over time, for `workbench attn` and the inspect screen."""
-    c, step = s.cfg.checkpoint, s.state.step
-    if step == 0 and c.keep_init:
-        save(s, "init", weights_only=True)
-    elif step and c.keep_every and step % c.keep_every == 0:
-        save(s, step_name(step), weights_only=True)
+    name = weights_name(s.cfg.checkpoint, s.state.step)
+    if name:
+        save(s, name, weights_only=True)
+
+
+def weights_name(c, step: int) -> str | None:
+    """The weights-only checkpoint due at `step` under a [checkpoint] section, if one is."""
+    if step == 0:
+        return "init" if c.keep_init else None
+    return step_name(step) if c.keep_every and step % c.keep_every == 0 else None
 
 
 def kept(s: Session) -> str:

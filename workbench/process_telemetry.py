@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from workbench import gpus, keys
-from workbench.telemetry import _GPU_KEYS, TelemetrySampler
+from workbench.telemetry import TelemetrySampler, gpu_values
 
 
 class ProcessTreeSampler(TelemetrySampler):
@@ -93,10 +93,7 @@ class ProcessTreeSampler(TelemetrySampler):
             count += 1
             proc_mem += sum(u for u in mine if u)
             if count == 1:
-                dyn = gpus.read_dynamic(nv, h)
-                for src, key in _GPU_KEYS:
-                    if dyn.get(src) is not None:
-                        out[key] = float(dyn[src])
+                out.update(gpu_values(gpus.read_dynamic(nv, h)))
         if count:
             out[keys.GPU_COUNT] = float(count)
             if proc_mem:

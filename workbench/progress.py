@@ -57,9 +57,7 @@ class Console:
                                           info="starting…", phase="")
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
+        self.close_bar()
         if self.copy:
             self.copy.close()
             self.copy = None

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from workbench.config import Config, ModelConfig
 from workbench.errors import WorkbenchError
+from workbench.formats.hf_gpt2 import GPT2_VOCAB
 from workbench.formatting import fmt_bytes
 
-GPT2_VOCAB = 50257
 TRAIN_BYTES_PER_PARAM = 16  # fp32 weights, gradients and AdamW's two moments
 ACT_BYTES = 2  # per saved activation value, as low as bf16: the estimate stays a lower bound
 

@@ -85,6 +85,11 @@ _GPU_KEYS = [("util_pct", keys.GPU_UTIL), ("mem_used_bytes", keys.GPU_MEM_USED),
              ("throttle_mask", keys.GPU_THROTTLE)]
 
 
+def gpu_values(dyn: dict) -> dict[str, float]:
+    """gpus.read_dynamic's readings under their telemetry keys; unknown ones left out."""
+    return {key: float(dyn[src]) for src, key in _GPU_KEYS if dyn.get(src) is not None}
+
+
 class TelemetrySampler:
     """A daemon thread calling emit({key: value}) every `interval` seconds (0 = off)."""
 
@@ -162,10 +167,7 @@ class TelemetrySampler:
                 self._handle = None
         if self._handle is not None:
             try:
-                dyn = gpus.read_dynamic(self._nv, self._handle)
-                for src, key in _GPU_KEYS:
-                    if dyn.get(src) is not None:
-                        out[key] = float(dyn[src])
+                out.update(gpu_values(gpus.read_dynamic(self._nv, self._handle)))
             except Exception:
                 pass
         if self._process is None:

@@ -57,7 +57,8 @@ class TrainState:
 
     def weights_finite(self) -> bool:
         """No NaN/Inf in any parameter (one device sync): never checkpoint a diverged model."""
-        return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
+        flags = [torch.isfinite(p).all() for p in self.model.parameters()]
+        return bool(torch.stack(flags).all()) if flags else True
 
     def track(self, loss: float, norm: float | None, step: int, warmup: int) -> list[tuple[str, str]]:
         """Update the running means with one step's loss and grad norm; return its events."""

@@ -31,13 +31,16 @@ class Window:
 
     def read(self, reduce=None) -> tuple[list[float], list[float | None]]:
         """The window's per-step losses (through `reduce`, e.g. the mean over ranks) and grad norms
-        as floats (the sync); empties the window."""
-        stacked = torch.stack(self.losses).float()
-        losses = (reduce(stacked) if reduce else stacked).tolist()
-        norms = torch.stack(self.norms).float().tolist() if self.norms else [None] * len(losses)
+        as floats, read with one `.tolist()` (the sync); empties the window."""
+        n = len(self.losses)
+        losses = torch.stack(self.losses).float()
+        if reduce:
+            losses = reduce(losses)
+        both = torch.cat([losses, torch.stack(self.norms).float()]) if self.norms else losses
+        values = both.tolist()
         self.losses.clear()
         self.norms.clear()
-        return losses, norms
+        return values[:n], (values[n:] if len(values) > n else [None] * n)
 
     def all_finite(self) -> bool:
         return bool(torch.isfinite(torch.stack(self.losses)).all())

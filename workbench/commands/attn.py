@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     found = []
     for run_arg, c in pairs:
         r = store.resolve(run_arg)
-        found.append((r.id, find_checkpoint(r.path / "checkpoints", c, r.id)))
+        found.append((r.id, find_checkpoint(r.checkpoints_dir, c, r.id)))
 
     from workbench.attention import inspect
 

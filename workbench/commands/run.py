@@ -161,14 +161,10 @@ def _config(args: argparse.Namespace, store):
 
 def _open_run(args: argparse.Namespace, cfg, store):
     """The run folder, created (or reserved by a launcher and filled) or, on resume, reopened."""
-    from workbench.config import config_to_toml
-
     if args.resume:
         r = store.resolve(args.resume)
         if args.overrides:
-            tmp = r.config_path.with_name(".config.toml.tmp")
-            tmp.write_text(config_to_toml(cfg))
-            os.replace(tmp, r.config_path)
+            r.write_config(cfg)
             r.update_info(overrides=[*r.raw_info().overrides, *args.overrides])
         r.mark_running()
         return r

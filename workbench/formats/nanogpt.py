@@ -26,13 +26,13 @@ from pathlib import Path
 from workbench.config import Config, apply_overrides, check_raw, from_dict
 from workbench.config_checks import check_runnable
 from workbench.errors import WorkbenchError
+from workbench.formats.hf_gpt2 import GPT2_VOCAB
 
 RENAMES = (("transformer.h.", "blocks."), ("transformer.", ""), (".attn.c_attn.", ".attn.qkv."),
            (".attn.c_proj.", ".attn.proj."), (".mlp.c_fc.", ".ffn.fc."), (".mlp.c_proj.", ".ffn.proj."))
 # nanoGPT's data/<name>/prepare.py datasets that workbench has built in
 DATASETS = {"shakespeare_char": {"dataset": "tinyshakespeare", "tokenizer": "char"},
             "shakespeare": {"dataset": "tinyshakespeare", "tokenizer": "gpt2"}}
-GPT2_VOCAB = 50257
 VOCAB_ROWS = ("wte.weight", "lm_head.weight")
 
 
@@ -103,7 +103,7 @@ def to_config(ck: dict, name: str, where: str, overrides: list[str] | tuple = ()
          "data": data, "model": model,
          "train": {k: v for k, v in train.items() if v is not None},
          "eval": {k: v for k, v in evals.items() if v is not None},
-         "checkpoint": {k: v for k, v in {"interval": evals["interval"]}.items() if v is not None}}
+         "checkpoint": {} if evals["interval"] is None else {"interval": evals["interval"]}}
     d = apply_overrides(check_raw(where, d), overrides)
     named = d["data"].get("dataset") or d["data"].get("train_bin")
     if dataset not in DATASETS and not named and d["data"]["tokenizer"] == "char":
