@@ -58,7 +58,8 @@ def app_for(store_dirs, **kw) -> WorkbenchApp:
 async def home_loaded(pilot) -> RunsTable:
     app = pilot.app
     await wait_for_pilot(pilot, lambda: isinstance(app.screen, HomeScreen)
-                         and app.screen.query_one(RunsTable).row_count > 0, what="the runs table")
+                         and app.screen.query_one(RunsTable).row_count > 0
+                         and app.screen.query_one(ExperimentTree).root.children, what="the runs table and tree")
     return app.screen.query_one(RunsTable)
 
 
@@ -373,7 +374,8 @@ def test_run_app_is_what_the_cli_calls():
 async def test_empty_experiments_folder_says_workbench_init(tmp_path):
     app = WorkbenchApp(tmp_path / "runs", tmp_path / "experiments", location="~", poll_interval=0.2)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for_pilot(pilot, lambda: isinstance(app.screen, HomeScreen), what="home")
+        await wait_for_pilot(pilot, lambda: isinstance(app.screen, HomeScreen)
+                             and app.screen.query_one(ExperimentTree).root.children, what="home")
         tree = app.screen.query_one(ExperimentTree)
         lines = [str(node.label) for node in tree.root.children]
         assert any("workbench init" in line for line in lines), lines
