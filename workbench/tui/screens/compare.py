@@ -168,15 +168,13 @@ class CompareScreen(Screen):
         self.app.pop_screen()
 
     def action_log_y(self) -> None:
-        self.plot.toggle_log()
+        self.plot.toggle("logy")
 
     def action_log_x(self) -> None:
-        self.plot.logx = not self.plot.logx
-        self.plot.replot()
+        self.plot.toggle("logx")
 
     def action_y_zero(self) -> None:
-        self.plot.yzero = not self.plot.yzero
-        self.plot.replot()
+        self.plot.toggle("yzero")
 
     def action_smooth(self, direction: int) -> None:
         self.smoothing = step_strength(self.smoothing, direction)

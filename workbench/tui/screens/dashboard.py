@@ -191,16 +191,13 @@ class DashboardScreen(Screen):
         self.wake.set()
 
     def action_log_y(self) -> None:
-        self.grid.logy = not self.grid.logy
-        self.grid.redraw()
+        self.grid.toggle("logy")
 
     def action_log_x(self) -> None:
-        self.grid.logx = not self.grid.logx
-        self.grid.redraw()
+        self.grid.toggle("logx")
 
     def action_y_zero(self) -> None:
-        self.grid.yzero = not self.grid.yzero
-        self.grid.redraw()
+        self.grid.toggle("yzero")
 
     def action_smooth(self, direction: int) -> None:
         """Smoothing from 0 (off) to 0.99; the poller computes the EMA again on the raw points."""
