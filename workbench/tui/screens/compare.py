@@ -78,9 +78,10 @@ class CompareScreen(Screen):
     @work(thread=True, exclusive=True, group="compare-poll")
     def poll_loop(self) -> None:
         worker = get_current_worker()
+        ended: dict = {}  # ended runs' parts, read once (poller.compare_data)
         while not worker.is_cancelled:
             data = poller.compare_data(self.app.store, self.run_ids, x=self.x, key=self.key,
-                                       smoothing=self.smoothing)
+                                       smoothing=self.smoothing, ended=ended)
             self.post_message(ComparePolled(data))
             running = any(i.status == "running" for i in data["infos"].values())
             deadline = time.monotonic() + (2.0 if running else 3600.0)
