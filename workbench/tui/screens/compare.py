@@ -153,17 +153,22 @@ class CompareScreen(Screen):
         steps = self.common_steps()
         step = self.sample_step if self.sample_step in steps else (steps[-1] if steps else None)
         box.border_title = f"Samples @ step {step}" if step is not None else "Samples (none yet)"
-        box.remove_children()
-        if step is None:
-            return
-        for rid in self.run_ids:
+        texts = []
+        for rid in self.run_ids if step is not None else []:
             samples = self.data["samples"].get(rid, {})
             # the run's sample nearest to the step, when the runs sample at different steps
             near = min(samples, key=lambda s: (abs(s - step), s), default=None)
             label = rid if near == step else f"{rid} @ step {near}"
             text = Text(f"{label}\n", style=f"bold {self.app.run_colors.rich(rid)}")
             text.append(samples.get(near, "") if near is not None else "no sample yet")
-            box.mount(Static(text, classes="compare-sample"))
+            texts.append(text)
+        shown = list(box.query_children(Static))
+        if len(shown) == len(texts):  # each poll: the same panes, updated in place
+            for pane, text in zip(shown, texts):
+                pane.update(text)
+        else:
+            box.remove_children()
+            box.mount_all(Static(text, classes="compare-sample") for text in texts)
 
     def action_back(self) -> None:
         self.app.pop_screen()
