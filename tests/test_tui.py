@@ -24,13 +24,14 @@ from workbench.metrics import SCHEMA  # noqa: E402
 from workbench.store import RunStore  # noqa: E402
 from workbench.tui import poller  # noqa: E402
 from workbench.tui.app import WorkbenchApp  # noqa: E402
+from workbench.tui.experiment_files import ExperimentFiles  # noqa: E402
 from workbench.tui.screens.compare import CompareScreen  # noqa: E402
 from workbench.tui.screens.confirm import ConfirmScreen  # noqa: E402
 from workbench.tui.screens.dashboard import DashboardScreen  # noqa: E402
 from workbench.tui.screens.help import HelpScreen  # noqa: E402
 from workbench.tui.screens.home import HomeScreen  # noqa: E402
 from workbench.tui.screens.overrides import OverridesScreen, split_overrides  # noqa: E402
-from workbench.tui.widgets.experiment_tree import ExperimentTree, scan_experiments  # noqa: E402
+from workbench.tui.widgets.experiment_tree import ExperimentTree  # noqa: E402
 from workbench.tui.widgets.metric_chart import MetricChart  # noqa: E402
 from workbench.tui.widgets.runs_table import RunsTable  # noqa: E402
 from workbench.tui.widgets.sample_view import SampleView  # noqa: E402
@@ -77,7 +78,7 @@ def test_tui_import_does_not_import_torch():
 
 
 def test_experiments_scan_marks_broken_files(tmp_path):
-    exps = {e.name: e for e in scan_experiments(write_experiments(tmp_path))}
+    exps = {e.name: e for e in ExperimentFiles(write_experiments(tmp_path)).scan()}
     assert exps["tiny"].extends == "char.toml" and exps["tiny"].description == "tiny char GPT"
     assert exps["broken"].error and "not valid TOML" in exps["broken"].error
 

@@ -23,6 +23,7 @@ from workbench.tui.messages import GpuRow, HostSnapshot, RunRow, RunSnapshot
 LOSS_KEYS = (keys.TRAIN_LOSS, keys.EVAL_VAL_LOSS)
 PERF_KEYS = (keys.TOK_PER_S, keys.MFU, keys.STEP_MS)
 TELEMETRY_KEYS = (keys.GPU_UTIL, keys.GPU_MEM_USED, keys.CPU_PERCENT, keys.TORCH_ALLOCATED)
+X_AXES = ("step", "tokens", "time")  # the charts' x, in the order `t` steps through them
 MAX_POINTS = 1500  # per curve, after downsampling in SQL
 PERF_POINTS = 120  # sparklines are narrow
 TELEMETRY_POINTS = 120

@@ -25,8 +25,6 @@ from workbench.tui.widgets.compare_runs import CompareRuns
 from workbench.tui.widgets.metric_chart import Curve, MetricChart
 from workbench.tui.widgets.summary_table import SummaryTable
 
-X_AXES = ("step", "tokens", "time")
-
 
 class CompareScreen(Screen):
     BINDINGS = [
@@ -210,7 +208,7 @@ class CompareScreen(Screen):
         self.app.push_screen(MetricPicker(self.data["available"] if self.data else []), picked)
 
     def action_x_axis(self) -> None:
-        self.x = X_AXES[(X_AXES.index(self.x) + 1) % len(X_AXES)]
+        self.x = poller.X_AXES[(poller.X_AXES.index(self.x) + 1) % len(poller.X_AXES)]
         self.wake.set()
 
     def _move_sample(self, delta: int) -> None:

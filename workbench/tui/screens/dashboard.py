@@ -18,7 +18,7 @@ from workbench.config import Config, flatten
 from workbench.formatting import fmt_origin
 from workbench.smoothing import step_strength
 from workbench.tui.messages import RunActionDone, RunPolled, RunSnapshot
-from workbench.tui.poller import RunTail
+from workbench.tui.poller import X_AXES, RunTail
 from workbench.tui.screens.metric_picker import MetricPicker
 from workbench.tui.widgets.chart_grid import ChartGrid
 from workbench.tui.widgets.config_diff import ConfigDiff
@@ -27,8 +27,6 @@ from workbench.tui.widgets.profile_pane import ProfilePane
 from workbench.tui.widgets.progress_header import ProgressHeader
 from workbench.tui.widgets.sample_view import SampleView
 from workbench.tui.widgets.telemetry_panel import TelemetryPanel
-
-X_AXES = ("step", "tokens", "time")
 
 
 def config_pair(run) -> tuple[dict, dict, str, str, list[str]] | None:

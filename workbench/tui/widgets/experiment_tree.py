@@ -16,10 +16,6 @@ from workbench.tui.experiment_files import Experiment, ExperimentFiles
 REFRESH_S = 2.0  # how often the folder's mtimes are compared (stat calls only, in a worker)
 
 
-def scan_experiments(folder: Path) -> list[Experiment]:
-    return ExperimentFiles(folder).scan()
-
-
 def walk(node):
     yield node
     for child in node.children:
