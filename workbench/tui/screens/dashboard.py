@@ -79,7 +79,6 @@ class DashboardScreen(Screen):
         self.tail: RunTail | None = None
         self.status = "running"
         self.polls = 0
-        self.available: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield ProgressHeader(self.run_id, id="progress")
@@ -150,7 +149,6 @@ class DashboardScreen(Screen):
         self.status = info.status
         self.polls += 1
         if snap.available is not None:
-            self.available = snap.available
             self.grid.by_time = set(snap.by_time or [])
             self.grid.available = set(snap.available)
         if snap.series is not None:
@@ -213,7 +211,7 @@ class DashboardScreen(Screen):
                 self.grid.redraw()
                 self.wake.set()
 
-        self.app.push_screen(MetricPicker(self.available), picked)
+        self.app.push_screen(MetricPicker(sorted(self.grid.available or ())), picked)
 
     def action_x_axis(self) -> None:
         self.x = X_AXES[(X_AXES.index(self.x) + 1) % len(X_AXES)]
