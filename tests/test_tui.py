@@ -24,13 +24,14 @@ from workbench.metrics import SCHEMA  # noqa: E402
 from workbench.store import RunStore  # noqa: E402
 from workbench.tui import poller  # noqa: E402
 from workbench.tui.app import WorkbenchApp  # noqa: E402
+from workbench.tui.experiment_files import ExperimentFiles  # noqa: E402
 from workbench.tui.screens.compare import CompareScreen  # noqa: E402
 from workbench.tui.screens.confirm import ConfirmScreen  # noqa: E402
 from workbench.tui.screens.dashboard import DashboardScreen  # noqa: E402
 from workbench.tui.screens.help import HelpScreen  # noqa: E402
 from workbench.tui.screens.home import HomeScreen  # noqa: E402
 from workbench.tui.screens.overrides import OverridesScreen, split_overrides  # noqa: E402
-from workbench.tui.widgets.experiment_tree import ExperimentTree, scan_experiments  # noqa: E402
+from workbench.tui.widgets.experiment_tree import ExperimentTree  # noqa: E402
 from workbench.tui.widgets.metric_chart import MetricChart  # noqa: E402
 from workbench.tui.widgets.runs_table import RunsTable  # noqa: E402
 from workbench.tui.widgets.sample_view import SampleView  # noqa: E402
@@ -58,7 +59,8 @@ def app_for(store_dirs, **kw) -> WorkbenchApp:
 async def home_loaded(pilot) -> RunsTable:
     app = pilot.app
     await wait_for_pilot(pilot, lambda: isinstance(app.screen, HomeScreen)
-                         and app.screen.query_one(RunsTable).row_count > 0, what="the runs table")
+                         and app.screen.query_one(RunsTable).row_count > 0
+                         and app.screen.query_one(ExperimentTree).root.children, what="the runs table and tree")
     return app.screen.query_one(RunsTable)
 
 
@@ -76,7 +78,7 @@ def test_tui_import_does_not_import_torch():
 
 
 def test_experiments_scan_marks_broken_files(tmp_path):
-    exps = {e.name: e for e in scan_experiments(write_experiments(tmp_path))}
+    exps = {e.name: e for e in ExperimentFiles(write_experiments(tmp_path)).scan()}
     assert exps["tiny"].extends == "char.toml" and exps["tiny"].description == "tiny char GPT"
     assert exps["broken"].error and "not valid TOML" in exps["broken"].error
 
@@ -373,7 +375,8 @@ def test_run_app_is_what_the_cli_calls():
 async def test_empty_experiments_folder_says_workbench_init(tmp_path):
     app = WorkbenchApp(tmp_path / "runs", tmp_path / "experiments", location="~", poll_interval=0.2)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for_pilot(pilot, lambda: isinstance(app.screen, HomeScreen), what="home")
+        await wait_for_pilot(pilot, lambda: isinstance(app.screen, HomeScreen)
+                             and app.screen.query_one(ExperimentTree).root.children, what="home")
         tree = app.screen.query_one(ExperimentTree)
         lines = [str(node.label) for node in tree.root.children]
         assert any("workbench init" in line for line in lines), lines

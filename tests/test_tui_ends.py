@@ -34,7 +34,10 @@ def app_for(store_dirs) -> WorkbenchApp:
 
 
 async def home_loaded(pilot) -> HomeScreen:
+    from workbench.tui.widgets.experiment_tree import ExperimentTree
+
     return await wait_for_pilot(pilot, lambda: isinstance(pilot.app.screen, HomeScreen) and pilot.app.screen.is_mounted
+                                and pilot.app.screen.query_one(ExperimentTree).root.children
                                 and pilot.app.screen, what="home")
 
 

@@ -20,12 +20,9 @@ from workbench.errors import WorkbenchError
 from workbench.store import RunStore
 from workbench.tui.colors import RunColors
 from workbench.tui.messages import RunActionDone
-from workbench.tui.screens.compare import CompareScreen
 from workbench.tui.screens.confirm import ConfirmScreen
-from workbench.tui.screens.dashboard import DashboardScreen
 from workbench.tui.screens.help import HelpScreen
 from workbench.tui.screens.home import HomeScreen
-from workbench.tui.screens.inspect import InspectScreen
 
 
 def pretty_path(path: Path) -> str:
@@ -60,7 +57,12 @@ class WorkbenchApp(App):
 
     # ------------------------------------------------------------ navigation
 
+    # the other screens are imported when first opened (charts, plotext, checkpoints): not before
+    # the home screen's first frame
+
     def open_run(self, run_id: str) -> None:
+        from workbench.tui.screens.dashboard import DashboardScreen
+
         if isinstance(self.screen, DashboardScreen) and self.screen.run_id == run_id:
             return
         if isinstance(self.screen, DashboardScreen):
@@ -68,9 +70,13 @@ class WorkbenchApp(App):
         self.push_screen(DashboardScreen(run_id))
 
     def open_inspect(self, run_id: str) -> None:
+        from workbench.tui.screens.inspect import InspectScreen
+
         self.push_screen(InspectScreen(run_id))
 
     def open_compare(self, run_ids: list[str]) -> None:
+        from workbench.tui.screens.compare import CompareScreen
+
         self.push_screen(CompareScreen(run_ids))
 
     def action_save_svg(self) -> None:

@@ -8,6 +8,7 @@ broken extends) carries the config loader's one-line error.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,8 @@ def _stamp(path: Path) -> tuple[int, int] | None:
 class ExperimentFiles:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
-        self._signature: tuple | None = None
+        self.signature_scanned: tuple | None = None  # the folder's signature at the last scan
+        self._lock = threading.Lock()  # the tree scans in a worker, and on the UI thread after an edit
         self._raw: dict[Path, tuple] = {}  # path -> (stamp, raw dict or None, parse error)
         self._checked: dict[Path, tuple] = {}  # path -> (stamps of its chain, error)
 
@@ -50,12 +52,19 @@ class ExperimentFiles:
         return tuple((p, _stamp(p)) for p in paths)
 
     def changed(self) -> bool:
-        return self.signature() != self._signature
+        return self.signature() != self.signature_scanned
 
     def scan(self) -> list[Experiment]:
-        self._signature = self.signature()
+        return self.scan_with_signature()[0]
+
+    def scan_with_signature(self) -> tuple[list[Experiment], tuple]:
+        with self._lock:
+            signature = self.signature_scanned = self.signature()
+            return self._scan(signature), signature
+
+    def _scan(self, signature: tuple) -> list[Experiment]:
         out = []
-        for path, stamp in self._signature:
+        for path, stamp in signature:
             name = path.relative_to(self.folder).with_suffix("").as_posix()
             raw, error = self._read(path, stamp)
             if raw is None:

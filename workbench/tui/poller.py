@@ -13,6 +13,7 @@ import time
 from dataclasses import replace
 
 from workbench import fork, keys, labels, telemetry
+from workbench.config import IDENTITY_KEYS, flatten
 from workbench.metrics import MetricsReader
 from workbench.run_info import ENDED, RunInfo
 from workbench.smoothing import EmaState
@@ -22,6 +23,7 @@ from workbench.tui.messages import GpuRow, HostSnapshot, RunRow, RunSnapshot
 LOSS_KEYS = (keys.TRAIN_LOSS, keys.EVAL_VAL_LOSS)
 PERF_KEYS = (keys.TOK_PER_S, keys.MFU, keys.STEP_MS)
 TELEMETRY_KEYS = (keys.GPU_UTIL, keys.GPU_MEM_USED, keys.CPU_PERCENT, keys.TORCH_ALLOCATED)
+X_AXES = ("step", "tokens", "time")  # the charts' x, in the order `t` steps through them
 MAX_POINTS = 1500  # per curve, after downsampling in SQL
 PERF_POINTS = 120  # sparklines are narrow
 TELEMETRY_POINTS = 120
@@ -323,32 +325,25 @@ def compare_curve(r: MetricsReader, key: str | None, x: str, smoothing: float) -
 
 
 def compare_data(store: RunStore, run_ids: list[str], x: str = "step", key: str | None = None,
-                 smoothing: float = 0.0) -> dict:
-    """Everything the compare screen shows, read in one go (a worker calls this)."""
-    from workbench.config import IDENTITY_KEYS, flatten
-
+                 smoothing: float = 0.0, ended: dict | None = None) -> dict:
+    """Everything the compare screen shows, read in one go (a worker calls this). `ended`, kept
+    between calls, holds what an ended run showed: it is not read again while a run goes on."""
     out: dict = {"x": x, "curves": {}, "configs": {}, "summaries": {}, "samples": {}, "infos": {},
                  "available": set()}
+    ended = {} if ended is None else ended
     for rid in run_ids:
         run = store.run(rid)
         info = run.info()
-        out["curves"][rid], out["summaries"][rid], out["samples"][rid] = {}, {}, {}
-        r = run.reader()
-        try:
-            if info.status != "damaged":
-                out["curves"][rid] = compare_curve(r, key, x, smoothing)
-                out["available"] |= set(r.keys()) | set(r.telemetry_keys())
-                out["summaries"][rid] = run.cached_summary(info) if info.status != "running" else run.summary(r)
-                out["samples"][rid] = {s.step: s.text for s in r.samples(limit=10_000)}
-        except sqlite3.DatabaseError as e:
-            info = replace(info, status="damaged", reason=f"metrics.sqlite cannot be read ({e})")
-        finally:
-            r.close()
+        done = (rid, info.status, info.ended, x, key, smoothing)
+        if info.status in ENDED and done in ended:
+            parts = ended[done]
+        else:
+            info, parts = _compare_run(run, info, key, x, smoothing)
+            if info.status in ENDED:
+                ended[done] = parts
         out["infos"][rid] = info
-        try:
-            out["configs"][rid] = flatten(run.config_values())
-        except Exception:  # noqa: BLE001 - a run without a readable config still compares
-            out["configs"][rid] = {}
+        (out["curves"][rid], available, out["summaries"][rid], out["samples"][rid], out["configs"][rid]) = parts
+        out["available"] |= available
     all_keys: list[str] = []
     for cfg in out["configs"].values():
         all_keys += [k for k in cfg if k not in all_keys]
@@ -356,3 +351,25 @@ def compare_data(store: RunStore, run_ids: list[str], x: str = "step", key: str 
     out["diff_keys"] = [k for k in all_keys if k not in IDENTITY_KEYS
                         and len({repr(c.get(k)) for c in out["configs"].values()}) > 1]
     return out
+
+
+def _compare_run(run: Run, info: RunInfo, key: str | None, x: str, smoothing: float) -> tuple[RunInfo, tuple]:
+    """(info, (curve, available keys, summary, samples, flat config)) of one run; damaged when its
+    metrics cannot be read."""
+    curve, available, summary, samples = {}, set(), {}, {}
+    r = run.reader()
+    try:
+        if info.status != "damaged":
+            curve = compare_curve(r, key, x, smoothing)
+            available = set(r.keys()) | set(r.telemetry_keys())
+            summary = run.cached_summary(info) if info.status != "running" else run.summary(r)
+            samples = {s.step: s.text for s in r.samples(limit=10_000)}
+    except sqlite3.DatabaseError as e:
+        info = replace(info, status="damaged", reason=f"metrics.sqlite cannot be read ({e})")
+    finally:
+        r.close()
+    try:
+        config = flatten(run.config_values())
+    except Exception:  # noqa: BLE001 - a run without a readable config still compares
+        config = {}
+    return info, (curve, available, summary, samples, config)

@@ -25,8 +25,6 @@ from workbench.tui.widgets.compare_runs import CompareRuns
 from workbench.tui.widgets.metric_chart import Curve, MetricChart
 from workbench.tui.widgets.summary_table import SummaryTable
 
-X_AXES = ("step", "tokens", "time")
-
 
 class CompareScreen(Screen):
     BINDINGS = [
@@ -78,9 +76,10 @@ class CompareScreen(Screen):
     @work(thread=True, exclusive=True, group="compare-poll")
     def poll_loop(self) -> None:
         worker = get_current_worker()
+        ended: dict = {}  # ended runs' parts, read once (poller.compare_data)
         while not worker.is_cancelled:
             data = poller.compare_data(self.app.store, self.run_ids, x=self.x, key=self.key,
-                                       smoothing=self.smoothing)
+                                       smoothing=self.smoothing, ended=ended)
             self.post_message(ComparePolled(data))
             running = any(i.status == "running" for i in data["infos"].values())
             deadline = time.monotonic() + (2.0 if running else 3600.0)
@@ -152,31 +151,34 @@ class CompareScreen(Screen):
         steps = self.common_steps()
         step = self.sample_step if self.sample_step in steps else (steps[-1] if steps else None)
         box.border_title = f"Samples @ step {step}" if step is not None else "Samples (none yet)"
-        box.remove_children()
-        if step is None:
-            return
-        for rid in self.run_ids:
+        texts = []
+        for rid in self.run_ids if step is not None else []:
             samples = self.data["samples"].get(rid, {})
             # the run's sample nearest to the step, when the runs sample at different steps
             near = min(samples, key=lambda s: (abs(s - step), s), default=None)
             label = rid if near == step else f"{rid} @ step {near}"
             text = Text(f"{label}\n", style=f"bold {self.app.run_colors.rich(rid)}")
             text.append(samples.get(near, "") if near is not None else "no sample yet")
-            box.mount(Static(text, classes="compare-sample"))
+            texts.append(text)
+        shown = list(box.query_children(Static))
+        if len(shown) == len(texts):  # each poll: the same panes, updated in place
+            for pane, text in zip(shown, texts):
+                pane.update(text)
+        else:
+            box.remove_children()
+            box.mount_all(Static(text, classes="compare-sample") for text in texts)
 
     def action_back(self) -> None:
         self.app.pop_screen()
 
     def action_log_y(self) -> None:
-        self.plot.toggle_log()
+        self.plot.toggle("logy")
 
     def action_log_x(self) -> None:
-        self.plot.logx = not self.plot.logx
-        self.plot.replot()
+        self.plot.toggle("logx")
 
     def action_y_zero(self) -> None:
-        self.plot.yzero = not self.plot.yzero
-        self.plot.replot()
+        self.plot.toggle("yzero")
 
     def action_smooth(self, direction: int) -> None:
         self.smoothing = step_strength(self.smoothing, direction)
@@ -206,7 +208,7 @@ class CompareScreen(Screen):
         self.app.push_screen(MetricPicker(self.data["available"] if self.data else []), picked)
 
     def action_x_axis(self) -> None:
-        self.x = X_AXES[(X_AXES.index(self.x) + 1) % len(X_AXES)]
+        self.x = poller.X_AXES[(poller.X_AXES.index(self.x) + 1) % len(poller.X_AXES)]
         self.wake.set()
 
     def _move_sample(self, delta: int) -> None:

@@ -18,7 +18,7 @@ from workbench.config import Config, flatten
 from workbench.formatting import fmt_origin
 from workbench.smoothing import step_strength
 from workbench.tui.messages import RunActionDone, RunPolled, RunSnapshot
-from workbench.tui.poller import RunTail
+from workbench.tui.poller import X_AXES, RunTail
 from workbench.tui.screens.metric_picker import MetricPicker
 from workbench.tui.widgets.chart_grid import ChartGrid
 from workbench.tui.widgets.config_diff import ConfigDiff
@@ -27,8 +27,6 @@ from workbench.tui.widgets.profile_pane import ProfilePane
 from workbench.tui.widgets.progress_header import ProgressHeader
 from workbench.tui.widgets.sample_view import SampleView
 from workbench.tui.widgets.telemetry_panel import TelemetryPanel
-
-X_AXES = ("step", "tokens", "time")
 
 
 def config_pair(run) -> tuple[dict, dict, str, str, list[str]] | None:
@@ -81,7 +79,6 @@ class DashboardScreen(Screen):
         self.tail: RunTail | None = None
         self.status = "running"
         self.polls = 0
-        self.available: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield ProgressHeader(self.run_id, id="progress")
@@ -152,7 +149,6 @@ class DashboardScreen(Screen):
         self.status = info.status
         self.polls += 1
         if snap.available is not None:
-            self.available = snap.available
             self.grid.by_time = set(snap.by_time or [])
             self.grid.available = set(snap.available)
         if snap.series is not None:
@@ -191,16 +187,13 @@ class DashboardScreen(Screen):
         self.wake.set()
 
     def action_log_y(self) -> None:
-        self.grid.logy = not self.grid.logy
-        self.grid.redraw()
+        self.grid.toggle("logy")
 
     def action_log_x(self) -> None:
-        self.grid.logx = not self.grid.logx
-        self.grid.redraw()
+        self.grid.toggle("logx")
 
     def action_y_zero(self) -> None:
-        self.grid.yzero = not self.grid.yzero
-        self.grid.redraw()
+        self.grid.toggle("yzero")
 
     def action_smooth(self, direction: int) -> None:
         """Smoothing from 0 (off) to 0.99; the poller computes the EMA again on the raw points."""
@@ -218,7 +211,7 @@ class DashboardScreen(Screen):
                 self.grid.redraw()
                 self.wake.set()
 
-        self.app.push_screen(MetricPicker(self.available), picked)
+        self.app.push_screen(MetricPicker(sorted(self.grid.available or ())), picked)
 
     def action_x_axis(self) -> None:
         self.x = X_AXES[(X_AXES.index(self.x) + 1) % len(X_AXES)]

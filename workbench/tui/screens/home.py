@@ -62,13 +62,12 @@ class HomeScreen(LabelKeys, Screen):
         self.query_one(QueuePane).display = False
         self.scheduler_worker()
         self.tree.border_title = f"Experiments · {self.app.experiments_dir.name}/"
-        self.tree.load()
-        self.tree.focus()
+        self.tree.focus()  # its files are read on screen resume, which follows the mount
         self._retitle()
         self.poll_loop()
 
     def on_screen_resume(self) -> None:
-        self.tree.load()
+        self.tree.load_in_background()
         self.wake.set()
 
     def _retitle(self) -> None:

@@ -7,6 +7,7 @@ import shlex
 from collections.abc import Callable
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -59,13 +60,14 @@ class OverridesScreen(ModalScreen[list]):
         self.query_one("#overrides", Input).focus()
 
     def _error(self, text: str) -> None:
-        self.query_one("#overrides-error", Static).update(f"[red]{text}[/red]" if text else "")
+        """The loader's message as plain text (it may hold '[train]'), in red."""
+        self.query_one("#overrides-error", Static).update(Text(text, style="red"))
 
     def _parts(self) -> list[str] | None:
         try:
             return split_overrides(self.query_one("#overrides", Input).value)
         except WorkbenchError as e:
-            self._error(str(e).replace("[", r"\["))
+            self._error(str(e))
             return None
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -89,7 +91,7 @@ class OverridesScreen(ModalScreen[list]):
         try:
             load_config(self.path, parts)  # an unknown key or a bad value is said before the name is asked
         except WorkbenchError as e:
-            self._error(str(e).replace("[", r"\["))
+            self._error(str(e))
             return
         box = self.query_one("#save-name", Input)
         box.value = box.value or suggest_name(self.path, parts)
@@ -106,7 +108,7 @@ class OverridesScreen(ModalScreen[list]):
         try:
             path = save_new_experiment(self.path, name, parts)
         except WorkbenchError as e:
-            self._error(str(e).replace("[", r"\["))
+            self._error(str(e))
             return
         self.notify(f"saved {path.name}: extends {self.path.name} with {' '.join(parts)}")
         if self.saved is not None:

@@ -74,6 +74,11 @@ class ChartGrid(Grid):
             self.before_fork = before_fork
         self.redraw()
 
+    def toggle(self, option: str) -> None:
+        """Flip "logy", "logx" or "yzero" for every chart (MetricChart.toggle does it for one)."""
+        setattr(self, option, not getattr(self, option))
+        self.redraw()
+
     def redraw(self) -> None:
         for i, chart in enumerate(self.charts[:self.shown]):
             ks = self.chart_keys[i]

@@ -6,16 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.text import Text
+from textual import work
 from textual.binding import Binding
+from textual.message import Message
 from textual.widgets import Tree
 
 from workbench.tui.experiment_files import Experiment, ExperimentFiles
 
-REFRESH_S = 2.0  # how often the folder's mtimes are compared (stat calls only)
-
-
-def scan_experiments(folder: Path) -> list[Experiment]:
-    return ExperimentFiles(folder).scan()
+REFRESH_S = 2.0  # how often the folder's mtimes are compared (stat calls only, in a worker)
 
 
 def walk(node):
@@ -39,21 +37,39 @@ class ExperimentTree(Tree[Experiment]):
         super().__init__("experiments", **kwargs)
         self.folder = Path(folder)
         self.files = ExperimentFiles(self.folder)
+        self._shown: list[Experiment] | None = None  # the scan the tree shows
         self.show_root = False
         self.guide_depth = 3
 
     def on_mount(self) -> None:
-        self.set_interval(REFRESH_S, self.refresh_if_changed)
+        self.set_interval(REFRESH_S, lambda: self.load_in_background(only_if_changed=True))
 
-    def refresh_if_changed(self) -> None:
-        if self.files.changed():
-            self.load()
+    class Scanned(Message):
+        def __init__(self, exps: list[Experiment], signature: tuple) -> None:
+            super().__init__()
+            self.exps, self.signature = exps, signature
+
+    @work(thread=True, group="experiment-tree")
+    def load_in_background(self, only_if_changed: bool = False) -> None:
+        """As `load`, with the reading and validating off the UI thread (the first scan validates
+        every file: not before the first frame)."""
+        if only_if_changed and not self.files.changed():
+            return
+        self.post_message(self.Scanned(*self.files.scan_with_signature()))
+
+    def on_experiment_tree_scanned(self, message: Scanned) -> None:
+        # a later scan (an edit's, on this thread) supersedes this one; an unchanged folder keeps the tree
+        if message.signature == self.files.signature_scanned and message.exps != self._shown:
+            self._show(message.exps)
 
     def load(self, select: Path | None = None) -> None:
         """Read the folder again; the cursor stays on the file it was on (or goes to `select`)."""
+        self._show(self.files.scan(), select)
+
+    def _show(self, exps: list[Experiment], select: Path | None = None) -> None:
         selected = select or (self.selected.path if self.selected else None)
         collapsed = {n.data.path for n in walk(self.root) if n.data and n.allow_expand and not n.is_expanded}
-        exps = self.files.scan()
+        self._shown = exps
         self.clear()
         by_path = {e.path.resolve(): e for e in exps}
         children: dict[Path | None, list[Experiment]] = {}

@@ -56,12 +56,9 @@ class MetricChart(PlotextPlot):
             self.title = title
         self.replot()
 
-    def set_options(self, *, logy: bool, logx: bool, yzero: bool, smoothing: float) -> None:
-        self.logy, self.logx, self.yzero, self.smoothing = logy, logx, yzero, smoothing
-        self.replot()
-
-    def toggle_log(self) -> None:
-        self.logy = not self.logy
+    def toggle(self, option: str) -> None:
+        """Flip "logy", "logx" or "yzero" and draw again (ChartGrid.toggle does it for its charts)."""
+        setattr(self, option, not getattr(self, option))
         self.replot()
 
     def _update_title(self) -> None:

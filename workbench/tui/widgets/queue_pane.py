@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import DataTable
 
 from workbench.tui.messages import QueueRow, QueueSnapshot
+from workbench.tui.widgets.row_table import RowTable
 
 
-class QueuePane(DataTable):
+class QueuePane(RowTable):
     BINDINGS = [
         Binding("d,delete", "screen.queue_remove", "remove"),
         Binding("K,shift+up", "screen.queue_move(-1)", "earlier"),
@@ -22,7 +22,7 @@ class QueuePane(DataTable):
     COLUMNS = [("#", 3), ("entry", 6), ("experiment", 22), ("gpus", 4), ("state", 40)]
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        super().__init__(**kwargs)
         self.rows_data: list[QueueRow] = []
         self._shown: list[tuple] = []
         self.paused = False
@@ -30,12 +30,6 @@ class QueuePane(DataTable):
     def on_mount(self) -> None:
         for label, width in self.COLUMNS:
             self.add_column(label, key=label, width=width)
-
-    @property
-    def current(self) -> QueueRow | None:
-        if not self.rows_data or not 0 <= self.cursor_row < len(self.rows_data):
-            return None
-        return self.rows_data[self.cursor_row]
 
     def show(self, snap: QueueSnapshot) -> None:
         shown = [(r.entry_id, r.position, r.state, r.run_id, tuple(r.held)) for r in snap.rows]
@@ -57,6 +51,4 @@ class QueuePane(DataTable):
                 state = Text.assemble(("waiting", "dim"), f"  {' '.join(r.overrides)}".rstrip())
             self.add_row("" if r.position is None else str(r.position), str(r.entry_id), r.label,
                          str(r.gpus), state)
-        ids = [r.entry_id for r in snap.rows]
-        if keep in ids:
-            self.move_cursor(row=ids.index(keep))
+        self.cursor_to([r.entry_id for r in snap.rows], keep)

@@ -8,7 +8,6 @@ import time
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import DataTable
 
 from workbench.formatting import (
     STATUS_COLOR,
@@ -20,6 +19,7 @@ from workbench.formatting import (
     fmt_tags,
 )
 from workbench.tui.messages import RunRow
+from workbench.tui.widgets.row_table import RowTable
 
 SORTS = [  # (name, key, reverse)
     ("started", lambda r: (r.started or 0, r.id), True),
@@ -39,7 +39,7 @@ def fmt_started(ts: float | None, now: float) -> str:
     return time.strftime("%b %d", time.localtime(ts))
 
 
-class RunsTable(DataTable):
+class RunsTable(RowTable):
     BINDINGS = [
         Binding("enter", "screen.open_run", "open"),
         Binding("space", "screen.mark", "mark"),
@@ -59,7 +59,7 @@ class RunsTable(DataTable):
     ]
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        super().__init__(**kwargs)
         self.rows_data: list[RunRow] = []
         self.shown: list[RunRow] = []
         self.marked: set[str] = set()
@@ -123,11 +123,7 @@ class RunsTable(DataTable):
         for r, row in zip(rows, cells):
             self.add_row(*row, key=r.id)
         self.shown = rows
-        if current is not None:
-            for i, r in enumerate(rows):
-                if r.id == current:
-                    self.move_cursor(row=i, animate=False)
-                    break
+        self.cursor_to([r.id for r in rows], current)
 
     def _fit(self, columns: list, cells: list[list], width: int) -> tuple[list, list[list], list[int]]:
         """Columns, cells and widths that fit `width`: first without 'started' (the run id holds the
@@ -174,16 +170,13 @@ class RunsTable(DataTable):
                   "dur": fmt_duration(r.duration, compact=True)}
         return [by_key[key] for _, key in columns]
 
-    @property
-    def current_id(self) -> str | None:
-        if not self.shown or self.cursor_row is None or not (0 <= self.cursor_row < len(self.shown)):
-            return None
-        return self.shown[self.cursor_row].id
+    def shown_rows(self) -> list[RunRow]:
+        return self.shown  # rows_data filtered and sorted
 
     @property
-    def current(self) -> RunRow | None:
-        rid = self.current_id
-        return next((r for r in self.shown if r.id == rid), None)
+    def current_id(self) -> str | None:
+        row = self.current
+        return row.id if row is not None else None
 
 
 def cut_middle(text: Text, width: int) -> Text:

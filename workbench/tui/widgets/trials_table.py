@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import DataTable
 
 from workbench.formatting import STATUS_COLOR, STATUS_SYMBOL, fmt_loss
+from workbench.tui.widgets.row_table import RowTable
 
 SORTS = ["trial", "metric", "status"]
 
@@ -21,7 +21,7 @@ def _fmt(v) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-class TrialsTable(DataTable):
+class TrialsTable(RowTable):
     BINDINGS = [
         Binding("enter", "screen.open_trial", "open"),
         Binding("space", "screen.mark", "mark"),
@@ -30,7 +30,7 @@ class TrialsTable(DataTable):
     ]
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        super().__init__(**kwargs)
         self.keys: list[str] = []
         self.metric = ""
         self.goal = "minimize"
@@ -41,12 +41,6 @@ class TrialsTable(DataTable):
     @property
     def sort_name(self) -> str:
         return SORTS[self.sort_index]
-
-    @property
-    def current(self):
-        if not self.rows_data or not 0 <= self.cursor_row < len(self.rows_data):
-            return None
-        return self.rows_data[self.cursor_row]
 
     def set_trials(self, keys: list[str], metric: str, goal: str, rows: list) -> None:
         if keys != self.keys or metric != self.metric:
@@ -78,6 +72,4 @@ class TrialsTable(DataTable):
             status = Text(f"{STATUS_SYMBOL.get(r.status, '·')} {r.status}", STATUS_COLOR.get(r.status, ""))
             self.add_row(mark, str(r.number), *(_fmt(r.params.get(k, "")) for k in self.keys), status,
                          fmt_loss(r.value), key=str(r.number))
-        numbers = [r.number for r in self.rows_data]
-        if keep in numbers:
-            self.move_cursor(row=numbers.index(keep))
+        self.cursor_to([r.number for r in self.rows_data], keep)
